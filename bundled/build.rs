@@ -18,7 +18,15 @@ use serde_json::Value;
 use wit_parser::Resolve;
 
 /// The vendored WASI packages, in dependency order.
-const WASI_DEPS: &[&str] = &["io", "clocks", "random", "filesystem", "sockets", "cli", "http"];
+const WASI_DEPS: &[&str] = &[
+    "io",
+    "clocks",
+    "random",
+    "filesystem",
+    "sockets",
+    "cli",
+    "http",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -77,7 +85,14 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
     let mut cargo = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&workspace)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--workspace"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
@@ -94,7 +109,7 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
     let status = cargo.status().expect("run cargo for the components");
     assert!(
         status.success(),
-        "building the components for wasm32-wasip2 failed; is the target installed? \
+        "building the components for wasm32-wasip2 failed (its output is above); is the target installed? \
          (`rustup target add wasm32-wasip2`)"
     );
 
@@ -104,25 +119,44 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
         .arg(&manifest)
         .output()
         .expect("run cargo metadata for the components");
-    assert!(metadata.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&metadata.stderr));
+    assert!(
+        metadata.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
     let metadata: Value = serde_json::from_slice(&metadata.stdout).unwrap();
 
     let mut built = Vec::new();
     for package in metadata["packages"].as_array().unwrap() {
         let crate_name = package["name"].as_str().unwrap().to_owned();
-        let crate_dir = Path::new(package["manifest_path"].as_str().unwrap()).parent().unwrap();
-        println!("cargo:rerun-if-changed={}", crate_dir.join("Cargo.toml").display());
+        let crate_dir = Path::new(package["manifest_path"].as_str().unwrap())
+            .parent()
+            .unwrap();
+        println!(
+            "cargo:rerun-if-changed={}",
+            crate_dir.join("Cargo.toml").display()
+        );
         println!("cargo:rerun-if-changed={}", crate_dir.join("src").display());
-        let lib_name = package["targets"][0]["name"].as_str().unwrap().replace('-', "_");
-        let path = target_dir.join("wasm32-wasip2/release").join(format!("{lib_name}.wasm"));
+        let lib_name = package["targets"][0]["name"]
+            .as_str()
+            .unwrap()
+            .replace('-', "_");
+        let path = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{lib_name}.wasm"));
         assert!(path.exists(), "{} was not built", path.display());
         built.push(Built {
             package: package["metadata"]["wharf"]["package"]
                 .as_str()
-                .unwrap_or_else(|| panic!("{crate_name}: [package.metadata.wharf] package is missing"))
+                .unwrap_or_else(|| {
+                    panic!("{crate_name}: [package.metadata.wharf] package is missing")
+                })
                 .to_owned(),
             version: package["version"].as_str().unwrap().to_owned(),
-            description: package["description"].as_str().unwrap_or_default().to_owned(),
+            description: package["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             crate_name,
             path,
         });
@@ -165,15 +199,21 @@ fn encode_wit_packages(root: &Path, out_dir: &Path) -> Vec<(String, String, Path
             .push_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
         let name = &resolve.packages[id].name;
-        let version = name.version.as_ref().expect("Wharf packages carry a version").to_string();
+        let version = name
+            .version
+            .as_ref()
+            .expect("Wharf packages carry a version")
+            .to_string();
         let package = format!("{}:{}", name.namespace, name.name);
         let dir_version = dir.file_name().unwrap().to_str().unwrap();
         assert_eq!(
-            dir_version, version,
+            dir_version,
+            version,
             "{}: the folder says {dir_version} but the package line says {version}",
             dir.display()
         );
-        let bytes = wit_component::encode(&resolve, id).unwrap_or_else(|e| panic!("encode {package}: {e:?}"));
+        let bytes = wit_component::encode(&resolve, id)
+            .unwrap_or_else(|e| panic!("encode {package}: {e:?}"));
         let path = encoded_dir.join(format!("{}-{}@{version}.wasm", name.namespace, name.name));
         fs::write(&path, bytes).unwrap();
         encoded.push((package, version, path));

@@ -47,5 +47,7 @@ pub fn component(crate_name: &str) -> Option<&'static Component> {
 
 /// The WIT package `package` (e.g. `wharf:compression`) at `version`.
 pub fn wit_package(package: &str, version: &str) -> Option<&'static WitPackage> {
-    WIT_PACKAGES.iter().find(|p| p.package == package && p.version == version)
+    WIT_PACKAGES
+        .iter()
+        .find(|p| p.package == package && p.version == version)
 }

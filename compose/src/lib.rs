@@ -45,7 +45,9 @@ pub fn plug(socket: &[u8], plugs: &[&[u8]]) -> Result<Vec<u8>, PlugError> {
     let mut register = |which: String, name: String, bytes: &[u8]| {
         let package = Package::from_bytes(&name, None, bytes.to_vec(), graph.types_mut())
             .map_err(|source| PlugError::Decode { which, source })?;
-        graph.register_package(package).map_err(|e| PlugError::Graph(e.into()))
+        graph
+            .register_package(package)
+            .map_err(|e| PlugError::Graph(e.into()))
     };
     let socket_id = register("socket".into(), "wharf:socket".into(), socket)?;
     let plug_ids = plugs

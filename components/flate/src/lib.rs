@@ -35,8 +35,9 @@ impl Codec for Flate {
 
     fn compress(format: Format, level: Option<u32>, data: Vec<u8>) -> Result<Vec<u8>, Error> {
         let mut encoder = Encoder::open(format, level)?;
-        encoder.write(&data)?;
-        encoder.finish()
+        let mut out = encoder.write(&data)?;
+        out.extend(encoder.finish()?);
+        Ok(out)
     }
 
     fn decompress(format: Format, data: Vec<u8>, max_output: u64) -> Result<Vec<u8>, Error> {

@@ -40,12 +40,20 @@ fn var(name: &str) -> Option<String> {
 
 fn parsed<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
     var(name)
-        .map(|v| v.trim().parse().map_err(|_| format!("`{name}` is not a valid number: {v:?}")))
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("`{name}` is not a valid number: {v:?}"))
+        })
         .transpose()
 }
 
 fn list(value: &str) -> Vec<String> {
-    value.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    value
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Config {
@@ -53,7 +61,8 @@ impl Config {
         let keys = if let Some(jwks) = var("GATEWAY_JWKS") {
             KeySet::from_jwks(&jwks).map_err(|e| format!("`GATEWAY_JWKS`: {e:?}"))?
         } else if let Some(secret) = var("GATEWAY_JWT_SECRET") {
-            KeySet::from_secret(secret.as_bytes()).map_err(|e| format!("`GATEWAY_JWT_SECRET`: {e:?}"))?
+            KeySet::from_secret(secret.as_bytes())
+                .map_err(|e| format!("`GATEWAY_JWT_SECRET`: {e:?}"))?
         } else if let Some(pem) = var("GATEWAY_JWT_PUBLIC_KEY") {
             KeySet::from_pem(&pem).map_err(|e| format!("`GATEWAY_JWT_PUBLIC_KEY`: {e:?}"))?
         } else {
@@ -62,21 +71,31 @@ impl Config {
             );
         };
         let algorithms = match var("GATEWAY_JWT_ALGORITHMS") {
-            Some(names) => list(&names).iter().map(|n| algorithm(n)).collect::<Result<_, _>>()?,
+            Some(names) => list(&names)
+                .iter()
+                .map(|n| algorithm(n))
+                .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let validation = Validation {
             algorithms,
             issuer: var("GATEWAY_JWT_ISSUER"),
             audience: var("GATEWAY_JWT_AUDIENCE"),
-            required_scopes: var("GATEWAY_REQUIRED_SCOPES").map(|s| list(&s)).unwrap_or_default(),
+            required_scopes: var("GATEWAY_REQUIRED_SCOPES")
+                .map(|s| list(&s))
+                .unwrap_or_default(),
             require_expiry: true,
             leeway_seconds: parsed("GATEWAY_JWT_LEEWAY")?.unwrap_or(60),
             now: None,
         };
         let schema_text = var("GATEWAY_SCHEMA").unwrap_or_else(|| "true".into());
-        let options = CompileOptions { default_draft: None, resources: Vec::new(), assert_format: false };
-        let schema = Schema::compile(&schema_text, &options).map_err(|e| format!("`GATEWAY_SCHEMA`: {e:?}"))?;
+        let options = CompileOptions {
+            default_draft: None,
+            resources: Vec::new(),
+            assert_format: false,
+        };
+        let schema = Schema::compile(&schema_text, &options)
+            .map_err(|e| format!("`GATEWAY_SCHEMA`: {e:?}"))?;
         let steps = match var("GATEWAY_TRANSFORM") {
             Some(text) => steps(&text).map_err(|e| format!("`GATEWAY_TRANSFORM`: {e}"))?,
             None => Vec::new(),
@@ -100,7 +119,11 @@ fn algorithm(name: &str) -> Result<Algorithm, String> {
         "RS256" => Algorithm::Rs256,
         "ES256" => Algorithm::Es256,
         "EDDSA" => Algorithm::EdDsa,
-        _ => return Err(format!("`GATEWAY_JWT_ALGORITHMS`: unknown algorithm {name:?}")),
+        _ => {
+            return Err(format!(
+                "`GATEWAY_JWT_ALGORITHMS`: unknown algorithm {name:?}"
+            ));
+        }
     })
 }
 
@@ -109,12 +132,19 @@ fn algorithm(name: &str) -> Result<Algorithm, String> {
 fn steps(text: &str) -> Result<Vec<Step>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let items = value.as_array().ok_or("expected a JSON array of steps")?;
-    items.iter().enumerate().map(|(i, item)| step(item).map_err(|e| format!("step {i}: {e}"))).collect()
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| step(item).map_err(|e| format!("step {i}: {e}")))
+        .collect()
 }
 
 fn step(item: &Value) -> Result<Step, String> {
     let string = |name: &str| {
-        item.get(name).and_then(Value::as_str).map(str::to_owned).ok_or(format!("`{name}` must be a string"))
+        item.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(format!("`{name}` must be a string"))
     };
     let strings = |name: &str| -> Result<Vec<String>, String> {
         item.get(name)
@@ -127,10 +157,17 @@ fn step(item: &Value) -> Result<Step, String> {
         Some("canonicalize") => Step::Canonicalize,
         Some("pick") => Step::Pick(strings("pointers")?),
         Some("drop") => Step::Drop(strings("pointers")?),
-        Some("rename") => Step::Rename(Rename { from: string("from")?, to: string("to")? }),
+        Some("rename") => Step::Rename(Rename {
+            from: string("from")?,
+            to: string("to")?,
+        }),
         Some("redact") => Step::Redact(Redact {
             pointers: strings("pointers")?,
-            replacement: item.get("replacement").and_then(Value::as_str).unwrap_or("[redacted]").to_owned(),
+            replacement: item
+                .get("replacement")
+                .and_then(Value::as_str)
+                .unwrap_or("[redacted]")
+                .to_owned(),
         }),
         Some(other) => return Err(format!("unknown op {other:?}")),
         None => return Err("each step needs an `op`".into()),

@@ -38,7 +38,10 @@ impl Request {
     /// The first value of a header, if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<String> {
         let values = self.inner.headers().get(name);
-        values.into_iter().next().and_then(|v| String::from_utf8(v).ok())
+        values
+            .into_iter()
+            .next()
+            .and_then(|v| String::from_utf8(v).ok())
     }
 
     pub fn bearer_token(&self) -> Option<String> {
@@ -50,21 +53,37 @@ impl Request {
 
     /// `application/json` or any `+json` type, parameters allowed.
     pub fn content_type_is_json(&self) -> bool {
-        let Some(value) = self.header("content-type") else { return false };
-        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+        let Some(value) = self.header("content-type") else {
+            return false;
+        };
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
     }
 
     /// Reads the whole body, refusing more than `limit` bytes: a declared
     /// Content-Length over the limit is refused before anything is read.
     pub fn body(&self, limit: u64) -> Result<Vec<u8>, BodyError> {
-        if let Some(length) = self.header("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        if let Some(length) = self
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
             if length > limit {
                 return Err(BodyError::TooLarge);
             }
         }
-        let body = self.inner.consume().map_err(|()| BodyError::Read("the body was already read".into()))?;
-        let stream = body.stream().map_err(|()| BodyError::Read("the body has no stream".into()))?;
+        let body = self
+            .inner
+            .consume()
+            .map_err(|()| BodyError::Read("the body was already read".into()))?;
+        let stream = body
+            .stream()
+            .map_err(|()| BodyError::Read("the body has no stream".into()))?;
         let mut out = Vec::new();
         loop {
             match stream.blocking_read(64 * 1024) {
@@ -93,7 +112,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Self { status, headers: vec![("content-type".into(), content_type.into())], body }
+        Self {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+        }
     }
 
     pub fn json(status: u16, value: &Value) -> Self {
@@ -105,7 +128,8 @@ impl Reply {
     }
 
     pub fn method_not_allowed(allow: &str) -> Self {
-        Self::error(405, "method-not-allowed", format!("allowed: {allow}")).with_header("allow", allow)
+        Self::error(405, "method-not-allowed", format!("allowed: {allow}"))
+            .with_header("allow", allow)
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -120,12 +144,20 @@ impl Reply {
 }
 
 pub fn send(out: ResponseOutparam, reply: Reply) {
-    let mut entries: Vec<(String, Vec<u8>)> =
-        reply.headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect();
-    entries.push(("content-length".into(), reply.body.len().to_string().into_bytes()));
+    let mut entries: Vec<(String, Vec<u8>)> = reply
+        .headers
+        .into_iter()
+        .map(|(n, v)| (n, v.into_bytes()))
+        .collect();
+    entries.push((
+        "content-length".into(),
+        reply.body.len().to_string().into_bytes(),
+    ));
     let headers = Fields::from_list(&entries).expect("the gateway's own headers are valid");
     let response = OutgoingResponse::new(headers);
-    response.set_status_code(reply.status).expect("the gateway's status codes are valid");
+    response
+        .set_status_code(reply.status)
+        .expect("the gateway's status codes are valid");
     let body = response.body().expect("a new response has a body");
     ResponseOutparam::set(out, Ok(response));
 

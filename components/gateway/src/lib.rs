@@ -61,17 +61,25 @@ fn route(request: &Request) -> Result<Reply, Reply> {
         ("/v1/ingest", Method::Post) => ingest(request),
         ("/healthz", _) => Err(Reply::method_not_allowed("GET, HEAD")),
         ("/v1/ingest", _) => Err(Reply::method_not_allowed("POST")),
-        (path, _) => Err(Reply::error(404, "not-found", format!("no route for `{path}`"))),
+        (path, _) => Err(Reply::error(
+            404,
+            "not-found",
+            format!("no route for `{path}`"),
+        )),
     }
 }
 
 fn ingest(request: &Request) -> Result<Reply, Reply> {
-    let config = Config::from_env()
-        .map_err(|message| Reply::error(500, "configuration", message))?;
+    let config =
+        Config::from_env().map_err(|message| Reply::error(500, "configuration", message))?;
 
     let token = request.bearer_token().ok_or_else(|| {
-        Reply::error(401, "missing-token", "send `Authorization: Bearer <token>`".into())
-            .with_header("www-authenticate", "Bearer realm=\"wharf-gateway\"")
+        Reply::error(
+            401,
+            "missing-token",
+            "send `Authorization: Bearer <token>`".into(),
+        )
+        .with_header("www-authenticate", "Bearer realm=\"wharf-gateway\"")
     })?;
     verifier::verify(&config.keys, &token, &config.validation).map_err(auth_failure)?;
 
@@ -82,14 +90,16 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
             "the body must be `Content-Type: application/json`".into(),
         ));
     }
-    let body = request.body(config.max_body_bytes).map_err(|too_large| match too_large {
-        http::BodyError::TooLarge => Reply::error(
-            413,
-            "body-too-large",
-            format!("the body exceeds {} bytes", config.max_body_bytes),
-        ),
-        http::BodyError::Read(message) => Reply::error(400, "unreadable-body", message),
-    })?;
+    let body = request
+        .body(config.max_body_bytes)
+        .map_err(|too_large| match too_large {
+            http::BodyError::TooLarge => Reply::error(
+                413,
+                "body-too-large",
+                format!("the body exceeds {} bytes", config.max_body_bytes),
+            ),
+            http::BodyError::Read(message) => Reply::error(400, "unreadable-body", message),
+        })?;
     let body = String::from_utf8(body)
         .map_err(|_| Reply::error(400, "invalid-json", "the body is not UTF-8".into()))?;
 
@@ -146,14 +156,30 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
 /// 401 for every other verification failure.
 fn auth_failure(error: AuthError) -> Reply {
     let (status, code, message) = match &error {
-        AuthError::MissingScopes(scopes) => {
-            (403, "insufficient-scope", format!("the token lacks the scopes {}", scopes.join(" ")))
-        }
+        AuthError::MissingScopes(scopes) => (
+            403,
+            "insufficient-scope",
+            format!("the token lacks the scopes {}", scopes.join(" ")),
+        ),
         AuthError::Expired(at) => (401, "token-expired", format!("the token expired at {at}")),
-        AuthError::NotYetValid(at) => (401, "token-not-yet-valid", format!("the token is not valid before {at}")),
-        AuthError::InvalidSignature => (401, "invalid-signature", "the token's signature does not verify".into()),
-        AuthError::InvalidIssuer(iss) => (401, "invalid-issuer", format!("unexpected issuer {iss:?}")),
-        AuthError::InvalidAudience(aud) => (401, "invalid-audience", format!("unexpected audience {aud:?}")),
+        AuthError::NotYetValid(at) => (
+            401,
+            "token-not-yet-valid",
+            format!("the token is not valid before {at}"),
+        ),
+        AuthError::InvalidSignature => (
+            401,
+            "invalid-signature",
+            "the token's signature does not verify".into(),
+        ),
+        AuthError::InvalidIssuer(iss) => {
+            (401, "invalid-issuer", format!("unexpected issuer {iss:?}"))
+        }
+        AuthError::InvalidAudience(aud) => (
+            401,
+            "invalid-audience",
+            format!("unexpected audience {aud:?}"),
+        ),
         other => (401, "invalid-token", format!("{other:?}")),
     };
     let challenge = if status == 403 {

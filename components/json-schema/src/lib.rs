@@ -5,7 +5,7 @@
 //! compiler never touches the network or the filesystem: every document a `$ref` may
 //! reach is handed over in `compile-options.resources`.
 
-use boon::{Compiler, Draft, OutputError, Schemas, SchemaIndex, UrlLoader};
+use boon::{Compiler, Draft, OutputError, SchemaIndex, Schemas, UrlLoader};
 use serde_json::Value;
 
 wit_bindgen::generate!({
@@ -69,9 +69,13 @@ impl GuestSchema for Schema {
                 .map_err(|e| Error::InvalidJson(format!("resource `{uri}`: {e}")))?;
             compiler.add_resource(&uri, value).map_err(invalid_schema)?;
         }
-        compiler.add_resource(ROOT_URL, root).map_err(invalid_schema)?;
+        compiler
+            .add_resource(ROOT_URL, root)
+            .map_err(invalid_schema)?;
         let mut schemas = Schemas::new();
-        let root = compiler.compile(ROOT_URL, &mut schemas).map_err(invalid_schema)?;
+        let root = compiler
+            .compile(ROOT_URL, &mut schemas)
+            .map_err(invalid_schema)?;
         Ok(validator::Schema::new(Schema { schemas, root }))
     }
 

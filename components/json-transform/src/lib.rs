@@ -40,10 +40,17 @@ fn apply(mut doc: Value, steps: &[Step]) -> Result<(Value, bool), Error> {
     let mut canonicalize = false;
     for (index, step) in steps.iter().enumerate() {
         let fail = |pointer: &str, message: String| {
-            Error::InvalidStep(StepError { index: index as u32, pointer: pointer.to_owned(), message })
+            Error::InvalidStep(StepError {
+                index: index as u32,
+                pointer: pointer.to_owned(),
+                message,
+            })
         };
         let parse_all = |pointers: &[String]| -> Result<Vec<Pointer>, Error> {
-            pointers.iter().map(|p| Pointer::parse(p).map_err(|m| fail(p, m))).collect()
+            pointers
+                .iter()
+                .map(|p| Pointer::parse(p).map_err(|m| fail(p, m)))
+                .collect()
         };
         match step {
             Step::NormalizeWhitespace => normalize_whitespace(&mut doc),
@@ -72,7 +79,10 @@ fn apply(mut doc: Value, steps: &[Step]) -> Result<(Value, bool), Error> {
                 let from = Pointer::parse(&rename.from).map_err(|m| fail(&rename.from, m))?;
                 let to = Pointer::parse(&rename.to).map_err(|m| fail(&rename.to, m))?;
                 if from.is_root() {
-                    return Err(fail(&rename.from, "the whole document cannot be moved".into()));
+                    return Err(fail(
+                        &rename.from,
+                        "the whole document cannot be moved".into(),
+                    ));
                 }
                 if let Some(value) = pointer::remove(&mut doc, &from.0) {
                     pointer::add(&mut doc, &to.0, value).map_err(|m| fail(&rename.to, m))?;

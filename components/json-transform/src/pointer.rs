@@ -13,7 +13,10 @@ impl Pointer {
         let Some(rest) = text.strip_prefix('/') else {
             return Err("a JSON Pointer is empty or starts with `/`".into());
         };
-        rest.split('/').map(unescape).collect::<Result<_, _>>().map(Self)
+        rest.split('/')
+            .map(unescape)
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     pub fn is_root(&self) -> bool {
@@ -59,7 +62,9 @@ pub fn remove(value: &mut Value, tokens: &[String]) -> Option<Value> {
     let (last, parent) = tokens.split_last()?;
     match get_mut(value, parent)? {
         Value::Object(map) => map.shift_remove(last),
-        Value::Array(items) => index(last).filter(|&i| i < items.len()).map(|i| items.remove(i)),
+        Value::Array(items) => index(last)
+            .filter(|&i| i < items.len())
+            .map(|i| items.remove(i)),
         _ => None,
     }
 }
@@ -74,7 +79,9 @@ pub fn add(value: &mut Value, tokens: &[String], new: Value) -> Result<(), Strin
     let mut target = value;
     for token in parents {
         target = match target {
-            Value::Object(map) => map.entry(token.clone()).or_insert_with(|| Value::Object(Map::new())),
+            Value::Object(map) => map
+                .entry(token.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
             Value::Array(items) => match index(token) {
                 Some(i) if i < items.len() => &mut items[i],
                 _ => return Err(format!("`{token}` is not an index of the array there")),
@@ -133,7 +140,12 @@ impl Selection {
         if self.whole {
             return Some(value);
         }
-        let child = |token: &str| self.children.iter().find(|(t, _)| t == token).map(|(_, s)| s);
+        let child = |token: &str| {
+            self.children
+                .iter()
+                .find(|(t, _)| t == token)
+                .map(|(_, s)| s)
+        };
         match value {
             Value::Object(map) => {
                 let kept: Map<String, Value> = map

@@ -5,6 +5,7 @@
 //! done here, against the caller's clock, so that tests can pin the time.
 
 use std::collections::BTreeSet;
+use std::str::FromStr;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm as Jwa, DecodingKey, EncodingKey, Header, errors::ErrorKind};
@@ -115,7 +116,11 @@ impl GuestKeySet for KeySet {
                 _ => continue,
             };
             let key = DecodingKey::from_jwk(jwk).map_err(invalid_key)?;
-            keys.push(Key { id: jwk.common.key_id.clone(), family, key });
+            keys.push(Key {
+                id: jwk.common.key_id.clone(),
+                family,
+                key,
+            });
         }
         if keys.is_empty() {
             return Err(Error::InvalidKey("the key set holds no usable key".into()));
@@ -128,7 +133,13 @@ impl GuestKeySet for KeySet {
             return Err(Error::InvalidKey("the shared secret is empty".into()));
         }
         let key = DecodingKey::from_secret(&secret);
-        Ok(keys::KeySet::new(KeySet { keys: vec![Key { id: None, family: Family::Hmac, key }] }))
+        Ok(keys::KeySet::new(KeySet {
+            keys: vec![Key {
+                id: None,
+                family: Family::Hmac,
+                key,
+            }],
+        }))
     }
 
     fn from_pem(pem: String) -> Result<keys::KeySet, Error> {
@@ -140,7 +151,13 @@ impl GuestKeySet for KeySet {
             .map_err(|_| {
                 Error::InvalidKey("not a PEM RSA, EC P-256 or Ed25519 public key".into())
             })?;
-        Ok(keys::KeySet::new(KeySet { keys: vec![Key { id: None, family, key }] }))
+        Ok(keys::KeySet::new(KeySet {
+            keys: vec![Key {
+                id: None,
+                family,
+                key,
+            }],
+        }))
     }
 
     fn len(&self) -> u32 {
@@ -182,12 +199,20 @@ impl GuestSigningKey for SigningKey {
             return Err(Error::InvalidKey("the shared secret is empty".into()));
         }
         let key = EncodingKey::from_secret(&secret);
-        Ok(keys::SigningKey::new(SigningKey { algorithm, id: key_id, key }))
+        Ok(keys::SigningKey::new(SigningKey {
+            algorithm,
+            id: key_id,
+            key,
+        }))
     }
 
     fn from_ed25519_pem(pem: String, key_id: Option<String>) -> Result<keys::SigningKey, Error> {
         let key = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(invalid_key)?;
-        Ok(keys::SigningKey::new(SigningKey { algorithm: Algorithm::EdDsa, id: key_id, key }))
+        Ok(keys::SigningKey::new(SigningKey {
+            algorithm: Algorithm::EdDsa,
+            id: key_id,
+            key,
+        }))
     }
 
     fn algorithm(&self) -> Algorithm {
@@ -200,7 +225,6 @@ impl keys::Guest for JwtAuth {
     type SigningKey = SigningKey;
 }
 
-
 impl exports::wharf::auth::verifier::Guest for JwtAuth {
     fn verify(
         keys: keys::KeySetBorrow<'_>,
@@ -208,11 +232,13 @@ impl exports::wharf::auth::verifier::Guest for JwtAuth {
         validation: Validation,
     ) -> Result<Claims, Error> {
         let keys: &KeySet = keys.get();
-        let header = jsonwebtoken::decode_header(&token).map_err(|e| match e.kind() {
-            ErrorKind::InvalidAlgorithmName => {
-                Error::UnsupportedAlgorithm("the header's `alg` is not a known JWS algorithm".into())
+        let header = jsonwebtoken::decode_header(&token).map_err(|e| {
+            match header_alg(&token) {
+                // `none`, `PS512` and the like: a readable header with an algorithm
+                // jsonwebtoken does not know.
+                Some(alg) if Jwa::from_str(&alg).is_err() => Error::UnsupportedAlgorithm(alg),
+                _ => Error::Malformed(e.to_string()),
             }
-            _ => Error::Malformed(e.to_string()),
         })?;
         let alg = from_jwa(header.alg)?;
         if !validation.algorithms.is_empty() && !validation.algorithms.contains(&alg) {
@@ -261,8 +287,20 @@ impl exports::wharf::auth::signer::Guest for JwtAuth {
             .map_err(|e| Error::InvalidClaims(format!("claims must be a JSON object: {e}")))?;
         let mut header = Header::new(to_jwa(key.algorithm));
         header.kid = key.id.clone();
-        jsonwebtoken::encode(&header, &claims, &key.key).map_err(|e| Error::InvalidKey(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &key.key)
+            .map_err(|e| Error::InvalidKey(e.to_string()))
     }
+}
+
+/// The `alg` of a token's header, read without jsonwebtoken's typed header.
+fn header_alg(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let segment = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .ok()?;
+    let header: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    header.get("alg")?.as_str().map(str::to_owned)
 }
 
 /// Reads a NumericDate claim (RFC 7519 section 2): seconds, possibly fractional.
@@ -295,8 +333,12 @@ fn string_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, Error> 
             .iter()
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<_>>()
-            .ok_or_else(|| Error::Malformed(format!("`{name}` holds a value that is not a string"))),
-        Some(_) => Err(Error::Malformed(format!("`{name}` is not a string or array"))),
+            .ok_or_else(|| {
+                Error::Malformed(format!("`{name}` holds a value that is not a string"))
+            }),
+        Some(_) => Err(Error::Malformed(format!(
+            "`{name}` is not a string or array"
+        ))),
     }
 }
 
@@ -309,7 +351,9 @@ fn now_seconds() -> i64 {
 
 fn check_claims(claims: Value, validation: &Validation) -> Result<Claims, Error> {
     let Value::Object(map) = &claims else {
-        return Err(Error::Malformed("the claims set is not a JSON object".into()));
+        return Err(Error::Malformed(
+            "the claims set is not a JSON object".into(),
+        ));
     };
     let now = validation.now.unwrap_or_else(now_seconds);
     let leeway = i64::from(validation.leeway_seconds);
