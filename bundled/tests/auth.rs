@@ -12,21 +12,8 @@ use serde_json::{Value, json};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-wasmtime::component::bindgen!({
-    inline: "
-        package test:auth;
-        world jwt-auth {
-            export wharf:auth/types@1.0.0;
-            export wharf:auth/keys@1.0.0;
-            export wharf:auth/verifier@1.0.0;
-            export wharf:auth/signer@1.0.0;
-        }
-    ",
-    path: ["../wit-packages/auth/1.0.0"],
-    additional_derives: [PartialEq],
-});
-
-use exports::wharf::auth::types::{Algorithm, Claims, Error, Validation};
+use common::bindings::auth::JwtAuth;
+use common::bindings::auth::exports::wharf::auth::types::{Algorithm, Claims, Error, Validation};
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
 

@@ -9,35 +9,8 @@ use std::io::{Read, Write};
 use common::Host;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 
-mod v1_1 {
-    wasmtime::component::bindgen!({
-        inline: "
-            package test:compression;
-            world flate {
-                export wharf:compression/types@1.1.0;
-                export wharf:compression/codec@1.1.0;
-                export wharf:compression/streaming@1.1.0;
-            }
-        ",
-        path: ["../wit-packages/compression/1.1.0"],
-        additional_derives: [PartialEq],
-    });
-}
-
-mod v1_0 {
-    wasmtime::component::bindgen!({
-        inline: "
-            package test:compression;
-            world brotli {
-                export wharf:compression/types@1.0.0;
-                export wharf:compression/codec@1.0.0;
-            }
-        ",
-        path: ["../wit-packages/compression/1.0.0"],
-        additional_derives: [PartialEq],
-    });
-}
-
+use common::bindings::brotli as v1_0;
+use common::bindings::flate as v1_1;
 use v1_1::exports::wharf::compression::types::{Error, Format};
 
 struct Limited {

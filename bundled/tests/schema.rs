@@ -8,18 +8,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-wasmtime::component::bindgen!({
-    inline: "
-        package test:schema;
-        world json-schema {
-            export wharf:schema/types@1.0.0;
-            export wharf:schema/validator@1.0.0;
-        }
-    ",
-    path: ["../wit-packages/schema/1.0.0"],
-});
+use common::bindings::schema::JsonSchema;
+use common::bindings::schema::exports::wharf::schema::types::{
+    CompileOptions, Draft, Error, Violation,
+};
 
-use exports::wharf::schema::types::{CompileOptions, Draft, Error, Violation};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 

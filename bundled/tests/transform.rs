@@ -5,18 +5,11 @@ mod common;
 
 use std::fs;
 
-wasmtime::component::bindgen!({
-    inline: "
-        package test:transform;
-        world json-transform {
-            export wharf:transform/types@1.0.0;
-            export wharf:transform/transformer@1.0.0;
-        }
-    ",
-    path: ["../wit-packages/transform/1.0.0"],
-});
+use common::bindings::transform::JsonTransform;
+use common::bindings::transform::exports::wharf::transform::types::{
+    Error, Redact, Rename, Step, StepError,
+};
 
-use exports::wharf::transform::types::{Error, Redact, Rename, Step, StepError};
 use wasmtime::Store;
 
 struct Transform {

@@ -3,6 +3,8 @@
 //! test binary (compiling is the slow part; instantiating is cheap).
 #![allow(dead_code)]
 
+pub mod bindings;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 

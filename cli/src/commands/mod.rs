@@ -1,0 +1,3 @@
+//! One module per command, each an `Args` struct with a `run` method.
+
+pub mod components;
