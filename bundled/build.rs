@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use wasm_metadata::{AddMetadata, AddMetadataField};
 use wit_parser::Resolve;
 
 /// The vendored WASI packages, in dependency order.
@@ -141,22 +142,45 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
             .as_str()
             .unwrap()
             .replace('-', "_");
-        let path = target_dir
+        let built_path = target_dir
             .join("wasm32-wasip2/release")
             .join(format!("{lib_name}.wasm"));
-        assert!(path.exists(), "{} was not built", path.display());
+        let registry_package = package["metadata"]["wharf"]["package"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{crate_name}: [package.metadata.wharf] package is missing"))
+            .to_owned();
+        let version = package["version"].as_str().unwrap().to_owned();
+        let description = package["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let license = package["license"].as_str().unwrap_or_default().to_owned();
+
+        // Embed what a registry shows and `wkg publish` reads: name, version,
+        // description and license, as wasm-metadata custom sections.
+        let bytes =
+            fs::read(&built_path).unwrap_or_else(|e| panic!("{}: {e}", built_path.display()));
+        let mut metadata = AddMetadata::default();
+        metadata.name = AddMetadataField::Set(registry_package.clone());
+        metadata.version = AddMetadataField::Set(wasm_metadata::Version::new(version.clone()));
+        metadata.description =
+            AddMetadataField::Set(wasm_metadata::Description::new(description.clone()));
+        if !license.is_empty() {
+            metadata.licenses = AddMetadataField::Set(
+                wasm_metadata::Licenses::new(&license).expect("an SPDX license"),
+            );
+        }
+        let bytes = metadata
+            .to_wasm(&bytes)
+            .unwrap_or_else(|e| panic!("{crate_name}: add metadata: {e:?}"));
+        let components_dir = out_dir.join("components");
+        fs::create_dir_all(&components_dir).unwrap();
+        let path = components_dir.join(format!("{crate_name}.wasm"));
+        fs::write(&path, bytes).unwrap();
         built.push(Built {
-            package: package["metadata"]["wharf"]["package"]
-                .as_str()
-                .unwrap_or_else(|| {
-                    panic!("{crate_name}: [package.metadata.wharf] package is missing")
-                })
-                .to_owned(),
-            version: package["version"].as_str().unwrap().to_owned(),
-            description: package["description"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            package: registry_package,
+            version,
+            description,
             crate_name,
             path,
         });

@@ -7,6 +7,7 @@ mod output;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 /// A self-hosted registry and composer for WebAssembly components.
 #[derive(Parser)]
@@ -18,12 +19,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(commands::serve::Args),
     Components(commands::components::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };
     match result {

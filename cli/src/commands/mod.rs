@@ -1,3 +1,4 @@
 //! One module per command, each an `Args` struct with a `run` method.
 
 pub mod components;
+pub mod serve;

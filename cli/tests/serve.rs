@@ -1,0 +1,95 @@
+//! The real `wharf serve` binary on port 0: it starts on embedded defaults, answers,
+//! keeps what was published across a restart, and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Served {
+    child: Child,
+    url: String,
+}
+
+fn serve(data_dir: &std::path::Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            "admin-secret",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    Served { child, url }
+}
+
+impl Served {
+    fn stop(mut self) -> std::process::ExitStatus {
+        terminate(self.child.id());
+        self.child.wait().unwrap()
+    }
+}
+
+fn terminate(pid: u32) {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn serve_starts_on_defaults_publishes_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let served = serve(dir.path());
+    let health: serde_json::Value = client
+        .get(format!("{}/healthz", served.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = client
+        .put(format!(
+            "{}/api/v1/packages/wharf/flate/versions/{}",
+            served.url, flate.version
+        ))
+        .bearer_auth("admin-secret")
+        .body(flate.bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 201);
+    assert!(served.stop().success(), "a clean exit on SIGTERM");
+    assert!(
+        dir.path().join("wharf.db").exists(),
+        "SQLite lives in the data directory"
+    );
+
+    let served = serve(dir.path());
+    let content = client
+        .get(format!(
+            "{}/api/v1/packages/wharf/flate/versions/{}/content",
+            served.url, flate.version
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), 200);
+    assert_eq!(&content.bytes().await.unwrap()[..], flate.bytes);
+    served.stop();
+}

@@ -1,0 +1,202 @@
+//! API tokens: random, shown once, stored as their sha256; scoped to actions and to
+//! namespaces. The admin token from the configuration bootstraps the first users.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Publish new versions.
+    Publish,
+    /// Yank and unyank versions.
+    Yank,
+    /// Add and remove namespace owners.
+    Owners,
+    /// Everything, in every namespace, and tokens for other users.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Yank => "yank",
+            Scope::Owners => "owners",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "publish" => Scope::Publish,
+            "yank" => Scope::Yank,
+            "owners" => Scope::Owners,
+            "admin" => Scope::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// Who is calling, and what their token allows.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: String,
+    pub scopes: Vec<Scope>,
+    /// None: every namespace.
+    pub namespaces: Option<Vec<String>>,
+    pub token_id: Option<String>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.scopes.contains(&Scope::Admin)
+    }
+
+    /// Whether the token carries `scope` for `namespace`.
+    pub fn allows(&self, scope: Scope, namespace: &str) -> bool {
+        self.is_admin()
+            || (self.scopes.contains(&scope)
+                && self
+                    .namespaces
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|n| n == namespace)))
+    }
+
+    pub fn require(&self, scope: Scope, namespace: &str) -> Result<(), ApiError> {
+        if self.allows(scope, namespace) {
+            Ok(())
+        } else {
+            Err(ApiError::denied(format!(
+                "the token of `{}` lacks the `{}` scope for namespace `{namespace}`",
+                self.user,
+                scope.as_str()
+            )))
+        }
+    }
+}
+
+/// A new token's secret: `wharf_` and 64 hex digits.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("wharf_{}", hex::encode(bytes))
+}
+
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The caller, if they sent a token. A token that is sent but unknown, revoked or
+/// expired is refused outright rather than treated as anonymous.
+pub struct Caller(pub Option<Principal>);
+
+impl Caller {
+    /// The principal, or 401 when there is none.
+    pub fn required(self) -> Result<Principal, ApiError> {
+        self.0.ok_or_else(|| {
+            ApiError::unauthorized("this needs a token: send `Authorization: Bearer <token>`")
+        })
+    }
+}
+
+/// The secret in `Authorization: Bearer <t>` or, for OCI clients, `Basic` with the
+/// token as the password (any user name).
+pub fn secret_from_header(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (_, password) = text.split_once(':')?;
+        return Some(password.to_owned());
+    }
+    None
+}
+
+pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
+    if let Some(admin) = &state.config.admin_token {
+        if bool::from(admin.as_bytes().ct_eq(secret.as_bytes())) {
+            return Ok(Some(Principal {
+                user: "admin".into(),
+                scopes: vec![Scope::Admin],
+                namespaces: None,
+                token_id: None,
+            }));
+        }
+    }
+    let Some(row) = state
+        .db
+        .token_by_hash(&hash(secret), crate::now_ms())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Principal {
+        user: row.owner,
+        scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
+        namespaces: (row.namespaces != "*")
+            .then(|| row.namespaces.split(',').map(str::to_owned).collect()),
+        token_id: Some(row.id),
+    }))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Ok(Caller(None));
+        };
+        let secret = value
+            .to_str()
+            .ok()
+            .and_then(secret_from_header)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
+            })?;
+        match principal_for(state, &secret).await? {
+            Some(principal) => Ok(Caller(Some(principal))),
+            None => Err(ApiError::unauthorized(
+                "the token is unknown, expired or revoked",
+            )),
+        }
+    }
+}
+
+/// A caller allowed to read: anyone when anonymous reads are on, else any valid token.
+pub struct Reader(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if principal.is_none() && !state.config.anonymous_read {
+            return Err(ApiError::unauthorized(
+                "this registry is private: send `Authorization: Bearer <token>`",
+            ));
+        }
+        Ok(Reader(principal))
+    }
+}

@@ -1,0 +1,167 @@
+//! The Wharf registry server.
+//!
+//! Layers, each calling only the one below it:
+//! - **routes** (`api`): parse the request, call a service, answer JSON;
+//! - **services** (`service`): the rules (validation, ownership, semver, resolution);
+//! - **repositories** (`repo`, the only place SQL lives) and **storage** (`storage`, the
+//!   only place blob I/O lives);
+//! - **analysis** (`analysis`, `compat`): what is inside a package's bytes.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let config = wharf_registry::Config::new("./.wharf");
+//! let server = wharf_registry::Server::bind(config).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.run(std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod analysis;
+pub mod api;
+pub mod auth;
+pub mod compat;
+pub mod error;
+pub mod metrics;
+pub mod repo;
+pub mod service;
+pub mod storage;
+pub mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::repo::Db;
+use crate::storage::{BlobStore, FsBlobStore};
+
+/// How a registry runs. Every field has a zero-setup default under `data_dir`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The SQLite file and the blobs live here unless configured elsewhere.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/wharf.db`.
+    pub database_url: Option<String>,
+    /// The largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// A token with every right, to bootstrap users and tokens.
+    pub admin_token: Option<String>,
+    /// Whether reads need no token.
+    pub anonymous_read: bool,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: data_dir.into(),
+            database_url: None,
+            max_upload_bytes: 64 << 20,
+            admin_token: None,
+            anonymous_read: true,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wharf.db").display()
+            )
+        })
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// Opens the database (applying migrations) and the blob store.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        tokio::fs::create_dir_all(&config.data_dir).await?;
+        let db = Db::connect(&config.database_url()).await?;
+        let blobs = FsBlobStore::open(config.data_dir.join("storage")).await?;
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            blobs: Arc::new(blobs),
+            metrics: Arc::new(metrics::Metrics::new()),
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api::router())
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics::render))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A bound, not yet running, server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let state = AppState::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let db = self.state.db.clone();
+        axum::serve(self.listener, app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        db.close().await;
+        Ok(())
+    }
+}

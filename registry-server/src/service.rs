@@ -1,0 +1,642 @@
+//! Business rules: what may be published, who may do what, and how requirements
+//! resolve. Services call repositories (SQL) and storage (blobs), never the reverse.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use semver::{Version, VersionReq};
+use serde_json::json;
+use wharf_types::{Digest, PackageName};
+
+use crate::AppState;
+use crate::analysis::{self, Kind};
+use crate::auth::{Principal, Scope};
+use crate::compat;
+use crate::error::ApiError;
+use crate::repo::{Inserted, ItemRow, NewVersion, VersionRow};
+use crate::views;
+
+pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError> {
+    PackageName::new(namespace, name)
+        .map_err(|e| ApiError::bad_request("NAME_INVALID", e.to_string()))
+}
+
+/// A version as the registry accepts it: strict semver without build metadata (which
+/// would make two versions equal in precedence but different in name).
+pub fn version(text: &str) -> Result<Version, ApiError> {
+    let v = Version::parse(text).map_err(|e| {
+        ApiError::bad_request(
+            "VERSION_INVALID",
+            format!("`{text}` is not a semver version: {e}"),
+        )
+    })?;
+    if !v.build.is_empty() {
+        return Err(ApiError::bad_request(
+            "VERSION_INVALID",
+            format!("`{text}`: build metadata is not allowed in versions"),
+        ));
+    }
+    Ok(v)
+}
+
+pub fn requirement(text: &str) -> Result<VersionReq, ApiError> {
+    VersionReq::parse(text).map_err(|e| {
+        ApiError::bad_request(
+            "REQUIREMENT_INVALID",
+            format!("`{text}` is not a semver requirement: {e}"),
+        )
+    })
+}
+
+/// Whether `a` and `b` are on the same compatibility track, as Cargo sees it: same
+/// major from 1.0, same minor in 0.x, and only themselves in 0.0.x.
+pub fn same_track(a: &Version, b: &Version) -> bool {
+    match (a.major, b.major) {
+        (0, 0) => a.minor == b.minor && (a.minor != 0 || a.patch == b.patch),
+        (x, y) => x == y,
+    }
+}
+
+impl AppState {
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        name: &PackageName,
+        version_text: &str,
+        body: Bytes,
+    ) -> Result<views::Published, ApiError> {
+        let version = version(version_text)?;
+        principal.require(Scope::Publish, name.namespace())?;
+        if !principal.is_admin()
+            && self.db.namespace_exists(name.namespace()).await?
+            && !self.db.is_owner(name.namespace(), &principal.user).await?
+        {
+            return Err(not_owner(principal, name.namespace()));
+        }
+        if self
+            .db
+            .version(name.namespace(), name.name(), version_text)
+            .await?
+            .is_some()
+        {
+            return Err(exists(name, version_text));
+        }
+
+        let found = analysis::analyze(&body)
+            .map_err(|e| ApiError::bad_request("PACKAGE_INVALID", e.to_string()))?;
+        if found.kind == Kind::Wit {
+            let embedded = found.embedded_name.as_deref().unwrap_or_default();
+            if embedded != name.to_string() {
+                return Err(ApiError::bad_request(
+                    "NAME_MISMATCH",
+                    format!("the WIT package is `{embedded}` but was published as `{name}`"),
+                ));
+            }
+            match &found.embedded_version {
+                Some(v) if *v == version => {}
+                other => {
+                    let said = other
+                        .as_ref()
+                        .map_or("no version".into(), |v| v.to_string());
+                    return Err(ApiError::bad_request(
+                        "VERSION_MISMATCH",
+                        format!("the WIT package says {said} but was published as {version}"),
+                    ));
+                }
+            }
+            self.check_semver(name, &version, &body).await?;
+        }
+
+        let digest = self.blobs.put(body.clone(), None).await?;
+        let mut items: Vec<ItemRow> = Vec::new();
+        for (direction, list) in [("import", &found.imports), ("export", &found.exports)] {
+            for item in list {
+                items.push(ItemRow {
+                    direction: direction.into(),
+                    item: item.item.clone(),
+                    item_package: item.package.clone(),
+                    item_version: item
+                        .version
+                        .as_ref()
+                        .map(Version::to_string)
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        let producers = serde_json::to_string(&producers_json(&found.producers)).expect("JSON");
+        let new = NewVersion {
+            namespace: name.namespace(),
+            name: name.name(),
+            kind: found.kind.as_str(),
+            version: version_text,
+            digest: &digest.to_string(),
+            size: body.len() as i64,
+            wit: &found.wit,
+            description: found.description.as_deref(),
+            license: found.license.as_deref(),
+            source: found.source.as_deref(),
+            producers: &producers,
+            published_by: &principal.user,
+            now: crate::now_ms(),
+            items,
+            dependencies: found
+                .dependencies
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.clone(),
+                        v.as_ref().map(Version::to_string).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        };
+        match self.db.insert_version(&new, principal.is_admin()).await {
+            Ok(Inserted::Done { .. }) => {}
+            Ok(Inserted::NotOwner) => return Err(not_owner(principal, name.namespace())),
+            Ok(Inserted::KindMismatch { existing }) => {
+                return Err(ApiError::conflict(
+                    "KIND_MISMATCH",
+                    format!(
+                        "`{name}` is a {existing} package; this is a {}",
+                        found.kind.as_str()
+                    ),
+                ));
+            }
+            Err(crate::repo::DbError::Conflict) => return Err(exists(name, version_text)),
+            Err(e) => return Err(e.into()),
+        }
+        self.metrics
+            .publishes
+            .with_label_values(&[found.kind.as_str()])
+            .inc();
+        Ok(views::Published {
+            name: name.to_string(),
+            version: version_text.to_owned(),
+            kind: found.kind.as_str().into(),
+            digest: digest.to_string(),
+            size: body.len() as i64,
+        })
+    }
+
+    /// Refuses a WIT package that breaks the API of the highest lower version on its
+    /// compatibility track.
+    async fn check_semver(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        bytes: &[u8],
+    ) -> Result<(), ApiError> {
+        let versions = self.db.versions(name.namespace(), name.name()).await?;
+        let previous = versions
+            .iter()
+            .filter_map(|v| Version::parse(&v.version).ok().map(|p| (p, v)))
+            .filter(|(p, _)| p < version && same_track(p, version))
+            .max_by(|a, b| a.0.cmp(&b.0));
+        let Some((previous, row)) = previous else {
+            return Ok(());
+        };
+        let digest: Digest = row.digest.parse().map_err(ApiError::internal)?;
+        let old = self
+            .blobs
+            .read(&digest, 0, None)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
+        let (old_resolve, old_pkg) = compat::decode_wit(&old)
+            .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))?;
+        let (new_resolve, new_pkg) = compat::decode_wit(bytes)
+            .ok_or_else(|| ApiError::internal("the WIT package does not decode"))?;
+        let changes = compat::breaking_changes(&old_resolve, old_pkg, &new_resolve, new_pkg);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let summary: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} {}", c.item, c.change))
+            .collect();
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "SEMVER_INCOMPATIBLE",
+            format!(
+                "{name}@{version} is not backward compatible with {previous}: {}; publish it as a new major version",
+                summary.join("; ")
+            ),
+        )
+        .with_detail(serde_json::to_value(views::Incompatible { previous: previous.to_string(), changes }).expect("JSON")))
+    }
+
+    pub async fn yank(
+        &self,
+        principal: &Principal,
+        name: &PackageName,
+        version: &str,
+        yanked: bool,
+    ) -> Result<(), ApiError> {
+        principal.require(Scope::Yank, name.namespace())?;
+        if !principal.is_admin() && !self.db.is_owner(name.namespace(), &principal.user).await? {
+            return Err(not_owner(principal, name.namespace()));
+        }
+        if !self
+            .db
+            .set_yanked(name.namespace(), name.name(), version, yanked)
+            .await?
+        {
+            return Err(self.missing_version(name, version).await);
+        }
+        Ok(())
+    }
+
+    /// The error for a missing version: the package may be missing too.
+    pub async fn missing_version(&self, name: &PackageName, version: &str) -> ApiError {
+        match self.db.package(name.namespace(), name.name()).await {
+            Ok(Some(_)) => ApiError::not_found(
+                "VERSION_UNKNOWN",
+                format!("{name} has no version {version}"),
+            ),
+            Ok(None) => unknown_package(name),
+            Err(e) => e.into(),
+        }
+    }
+
+    pub async fn version_detail(
+        &self,
+        name: &PackageName,
+        version: &str,
+    ) -> Result<views::VersionDetail, ApiError> {
+        let Some(row) = self
+            .db
+            .version(name.namespace(), name.name(), version)
+            .await?
+        else {
+            return Err(self.missing_version(name, version).await);
+        };
+        let package = self
+            .db
+            .package(name.namespace(), name.name())
+            .await?
+            .ok_or_else(|| unknown_package(name))?;
+        let items = self
+            .db
+            .items(name.namespace(), name.name(), version)
+            .await?;
+        let item = |i: &ItemRow| views::Item {
+            name: if i.item_version.is_empty() {
+                i.item.clone()
+            } else {
+                format!("{}@{}", i.item, i.item_version)
+            },
+            package: (!i.item_package.is_empty()).then(|| i.item_package.clone()),
+            version: (!i.item_version.is_empty()).then(|| i.item_version.clone()),
+        };
+        let dependencies = self
+            .db
+            .dependencies(name.namespace(), name.name(), version)
+            .await?;
+        Ok(views::VersionDetail {
+            name: name.to_string(),
+            kind: package.kind,
+            version: row.version,
+            digest: row.digest,
+            size: row.size,
+            yanked: row.yanked,
+            published_by: row.published_by,
+            published_at: row.published_at,
+            description: row.description,
+            license: row.license,
+            source: row.source,
+            producers: serde_json::from_str(&row.producers).unwrap_or_default(),
+            wit: row.wit,
+            imports: items
+                .iter()
+                .filter(|i| i.direction == "import")
+                .map(item)
+                .collect(),
+            exports: items
+                .iter()
+                .filter(|i| i.direction == "export")
+                .map(item)
+                .collect(),
+            dependencies: dependencies
+                .into_iter()
+                .map(|(n, v)| views::Dependency {
+                    name: n,
+                    version: (!v.is_empty()).then_some(v),
+                })
+                .collect(),
+        })
+    }
+
+    /// Versions of a package, highest first; yanked ones only when asked.
+    pub async fn sorted_versions(
+        &self,
+        name: &PackageName,
+        include_yanked: bool,
+    ) -> Result<Vec<VersionRow>, ApiError> {
+        let mut versions: Vec<(Version, VersionRow)> = self
+            .db
+            .versions(name.namespace(), name.name())
+            .await?
+            .into_iter()
+            .filter(|v| include_yanked || !v.yanked)
+            .filter_map(|v| Version::parse(&v.version).ok().map(|p| (p, v)))
+            .collect();
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(versions.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// The highest non-yanked version matching `req`; prereleases only when the
+    /// requirement names one (Cargo's rule, as the semver crate implements it).
+    pub async fn resolve(
+        &self,
+        name: &PackageName,
+        req_text: &str,
+    ) -> Result<views::Resolved, ApiError> {
+        let req = requirement(req_text)?;
+        let package = self
+            .db
+            .package(name.namespace(), name.name())
+            .await?
+            .ok_or_else(|| unknown_package(name))?;
+        let versions = self.sorted_versions(name, false).await?;
+        let chosen = versions
+            .iter()
+            .find(|v| Version::parse(&v.version).is_ok_and(|p| req.matches(&p)));
+        match chosen {
+            Some(v) => Ok(views::Resolved {
+                name: name.to_string(),
+                requirement: req_text.to_owned(),
+                version: v.version.clone(),
+                digest: v.digest.clone(),
+                size: v.size,
+                kind: package.kind,
+            }),
+            None => {
+                let available: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+                Err(ApiError::not_found(
+                    "NO_MATCHING_VERSION",
+                    format!(
+                        "no version of {name} matches `{req_text}`; available: {}",
+                        if available.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            available.join(", ")
+                        }
+                    ),
+                )
+                .with_detail(json!({ "requirement": req_text, "available": available })))
+            }
+        }
+    }
+
+    /// Components that export `interface` (`ns:pkg/iface`, optionally `@range`, or a
+    /// whole package `ns:pkg[@range]`) at a version the range accepts, each at its
+    /// highest such non-yanked version.
+    pub async fn implementors(&self, interface: &str) -> Result<Vec<views::PackageUse>, ApiError> {
+        let (item, req) = interface_query(interface)?;
+        let by_package = !item.contains('/');
+        let uses = self.db.item_uses("export", &item, by_package).await?;
+        Ok(group_uses(
+            uses.into_iter().filter(|u| u.kind == "component"),
+            &req,
+        ))
+    }
+
+    /// Packages whose versions import `target` (an interface or package, as for
+    /// implementors) or declare a dependency on the package.
+    pub async fn dependents(&self, target: &str) -> Result<Vec<views::PackageUse>, ApiError> {
+        let (item, req) = interface_query(target)?;
+        let by_package = !item.contains('/');
+        let mut uses = self.db.item_uses("import", &item, by_package).await?;
+        if by_package {
+            let declared = self.db.dependents_by_declaration(&item).await?;
+            uses.extend(
+                declared
+                    .into_iter()
+                    .filter(|u| format!("{}:{}", u.namespace, u.name) != item),
+            );
+        }
+        Ok(group_uses(uses.into_iter(), &req))
+    }
+}
+
+impl AppState {
+    /// Creates a token for the caller, or (admins) for another user. A token never
+    /// gets more than its creator has: no scope or namespace beyond the caller's own.
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        request: views::CreateToken,
+    ) -> Result<views::NewToken, ApiError> {
+        if request.name.trim().is_empty() || request.name.len() > 64 {
+            return Err(ApiError::bad_request(
+                "TOKEN_NAME_INVALID",
+                "a token needs a name of 1 to 64 characters",
+            ));
+        }
+        if request.scopes.is_empty() {
+            return Err(ApiError::bad_request(
+                "SCOPES_INVALID",
+                "a token needs at least one scope",
+            ));
+        }
+        let owner = match request.owner {
+            Some(owner) if owner != principal.user => {
+                if !principal.is_admin() {
+                    return Err(ApiError::denied(
+                        "only admins create tokens for other users",
+                    ));
+                }
+                crate::api::check_user(&owner)?;
+                owner
+            }
+            _ => principal.user.clone(),
+        };
+        if !principal.is_admin() {
+            if let Some(extra) = request
+                .scopes
+                .iter()
+                .find(|s| !principal.scopes.contains(s))
+            {
+                return Err(ApiError::denied(format!(
+                    "the new token cannot have `{}`: the caller's token lacks it",
+                    extra.as_str()
+                )));
+            }
+        }
+        let namespaces = match (&request.namespaces, &principal.namespaces) {
+            (Some(wanted), _) if wanted.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "NAMESPACES_INVALID",
+                    "give at least one namespace, or none for all",
+                ));
+            }
+            (Some(wanted), Some(own)) if !principal.is_admin() => {
+                if let Some(extra) = wanted.iter().find(|n| !own.contains(n)) {
+                    return Err(ApiError::denied(format!(
+                        "the new token cannot reach namespace `{extra}`: the caller's token cannot"
+                    )));
+                }
+                Some(wanted.clone())
+            }
+            (Some(wanted), _) => Some(wanted.clone()),
+            (None, own) if !principal.is_admin() => own.clone(),
+            (None, _) => None,
+        };
+        for namespace in namespaces.iter().flatten() {
+            wharf_types::check_part(namespace).map_err(|reason| {
+                ApiError::bad_request("NAMESPACES_INVALID", format!("`{namespace}`: {reason}"))
+            })?;
+        }
+        let now = crate::now_ms();
+        let secret = crate::auth::new_secret();
+        let row = crate::repo::TokenRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner,
+            name: request.name,
+            scopes: request
+                .scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            namespaces: namespaces.as_ref().map_or("*".to_owned(), |n| n.join(",")),
+            created_at: now,
+            expires_at: request
+                .expires_in_days
+                .map(|d| now + i64::from(d) * 86_400_000),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.db
+            .insert_token(&row, &crate::auth::hash(&secret))
+            .await?;
+        Ok(views::NewToken {
+            token: (&row).into(),
+            token_secret: secret,
+        })
+    }
+}
+
+/// Splits `ns:pkg/iface@range` into the unversioned item and the range (any when absent).
+fn interface_query(text: &str) -> Result<(String, VersionReq), ApiError> {
+    let (item, range) = match text.split_once('@') {
+        Some((i, r)) => (i, requirement(r)?),
+        None => (text, VersionReq::STAR),
+    };
+    let (package, iface) = match item.split_once('/') {
+        Some((p, i)) => (p, Some(i)),
+        None => (item, None),
+    };
+    let valid = package.parse::<PackageName>().is_ok()
+        && iface.is_none_or(|i| wharf_types::check_part(i).is_ok());
+    if !valid {
+        return Err(ApiError::bad_request(
+            "INTERFACE_INVALID",
+            format!(
+                "`{text}` is not an interface such as `wharf:compression/codec@1` or a package such as `wharf:compression`"
+            ),
+        ));
+    }
+    Ok((item.to_owned(), range))
+}
+
+/// One entry per package, at its highest non-yanked version with a matching item.
+fn group_uses(
+    uses: impl Iterator<Item = crate::repo::ItemUse>,
+    req: &VersionReq,
+) -> Vec<views::PackageUse> {
+    let mut best: BTreeMap<String, (Version, views::PackageUse)> = BTreeMap::new();
+    for u in uses {
+        if u.yanked {
+            continue;
+        }
+        let item_ok = u.item_version.is_empty() && *req == VersionReq::STAR
+            || Version::parse(&u.item_version).is_ok_and(|v| req.matches(&v));
+        let Ok(version) = Version::parse(&u.version) else {
+            continue;
+        };
+        if !item_ok {
+            continue;
+        }
+        let key = format!("{}:{}", u.namespace, u.name);
+        let label = if u.item_version.is_empty() {
+            u.item.clone()
+        } else {
+            format!("{}@{}", u.item, u.item_version)
+        };
+        match best.get_mut(&key) {
+            Some((v, entry)) if *v == version => {
+                if !entry.items.contains(&label) {
+                    entry.items.push(label);
+                }
+            }
+            Some((v, _)) if *v > version => {}
+            _ => {
+                let entry = views::PackageUse {
+                    name: key.clone(),
+                    kind: u.kind.clone(),
+                    version: u.version.clone(),
+                    items: vec![label],
+                };
+                best.insert(key, (version, entry));
+            }
+        }
+    }
+    best.into_values().map(|(_, e)| e).collect()
+}
+
+fn producers_json(producers: &[(String, Vec<(String, String)>)]) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = producers
+        .iter()
+        .map(|(field, values)| {
+            (
+                field.clone(),
+                json!(values.iter().map(|(n, v)| [n, v]).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+pub fn unknown_package(name: &PackageName) -> ApiError {
+    ApiError::not_found("PACKAGE_UNKNOWN", format!("there is no package {name}"))
+}
+
+fn exists(name: &PackageName, version: &str) -> ApiError {
+    ApiError::conflict(
+        "VERSION_EXISTS",
+        format!("{name}@{version} is already published; versions are immutable"),
+    )
+}
+
+fn not_owner(principal: &Principal, namespace: &str) -> ApiError {
+    ApiError::denied(format!(
+        "`{}` is not an owner of namespace `{namespace}`",
+        principal.user
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compatibility_tracks_follow_cargo() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(same_track(&v("1.0.0"), &v("1.9.3")));
+        assert!(!same_track(&v("1.0.0"), &v("2.0.0")));
+        assert!(same_track(&v("0.3.1"), &v("0.3.9")));
+        assert!(!same_track(&v("0.3.1"), &v("0.4.0")));
+        assert!(!same_track(&v("0.0.1"), &v("0.0.2")));
+    }
+
+    #[test]
+    fn interface_queries_take_an_optional_range() {
+        let (item, req) = interface_query("wharf:compression/codec@1").unwrap();
+        assert_eq!(item, "wharf:compression/codec");
+        assert!(req.matches(&Version::new(1, 1, 0)) && !req.matches(&Version::new(2, 0, 0)));
+        assert!(interface_query("wharf:compression").is_ok());
+        assert!(interface_query("codec").is_err());
+        assert!(interface_query("wharf:compression/codec@one").is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! `TestApp`: a registry on a fresh database (a temporary SQLite file, or a database of
+//! its own on the machine's PostgreSQL, dropped afterwards) driven in-process.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wharf_registry::{AppState, Config};
+
+pub const ADMIN: &str = "admin-secret-for-tests";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` as two tests, on SQLite and on
+/// PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Backend::Postgres).await })*
+        }
+    };
+}
+
+/// The server PostgreSQL tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("WHARF_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    router: Router,
+    _dir: tempfile::TempDir,
+    postgres_db: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The code of the first error in the error envelope.
+    pub fn code(&self) -> String {
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn message(&self) -> String {
+        self.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, |_| {}).await
+    }
+
+    pub async fn with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.admin_token = Some(ADMIN.into());
+        let mut postgres_db = None;
+        if let Backend::Postgres = backend {
+            let name = format!("wharf_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = postgres_admin_url();
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').unwrap().0;
+            config.database_url = Some(format!("{base}/{name}"));
+            postgres_db = Some(name);
+        }
+        configure(&mut config);
+        let state = AppState::open(config).await.expect("open the registry");
+        let router = wharf_registry::app(state.clone());
+        Self {
+            state,
+            router,
+            _dir: dir,
+            postgres_db,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let json = method == Method::POST;
+        let mut request = Request::builder().method(method).uri(uri);
+        if json {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.request(Method::GET, uri, None, Body::empty()).await
+    }
+
+    pub async fn publish(&self, token: &str, name: &str, version: &str, bytes: &[u8]) -> Reply {
+        let (ns, n) = name.split_once(':').unwrap();
+        let uri = format!("/api/v1/packages/{ns}/{n}/versions/{version}");
+        self.request(Method::PUT, &uri, Some(token), bytes.to_vec())
+            .await
+    }
+
+    /// A token for `owner` with `scopes`, made by the admin.
+    pub async fn token(&self, owner: &str, scopes: &[&str], namespaces: Option<&[&str]>) -> String {
+        let body =
+            json!({"name": "test", "owner": owner, "scopes": scopes, "namespaces": namespaces});
+        let reply = self
+            .request(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(ADMIN),
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.json()["token_secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Publishes every bundled WIT package (in version order) and component as `owner`.
+    pub async fn publish_bundled(&self, token: &str) {
+        let mut packages: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
+        packages.sort_by_key(|p| (p.package, semver::Version::parse(p.version).unwrap()));
+        for p in packages {
+            let reply = self.publish(token, p.package, p.version, p.bytes).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{}@{}: {:?}",
+                p.package,
+                p.version,
+                reply.body
+            );
+        }
+        for c in wharf_bundled::COMPONENTS {
+            let reply = self.publish(token, c.package, c.version, c.bytes).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{}: {:?}",
+                c.package,
+                reply.body
+            );
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_db.take() else {
+            return;
+        };
+        // Drop runs outside async; a thread with its own runtime removes the database.
+        let admin = postgres_admin_url();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
