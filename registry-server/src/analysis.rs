@@ -190,10 +190,9 @@ fn collect_interface_deps(
     add(resolve.interfaces[iface].package);
     for (_, ty) in &resolve.interfaces[iface].types {
         if let wit_parser::TypeDefKind::Type(wit_parser::Type::Id(other)) = resolve.types[*ty].kind
+            && let wit_parser::TypeOwner::Interface(owner) = resolve.types[other].owner
         {
-            if let wit_parser::TypeOwner::Interface(owner) = resolve.types[other].owner {
-                add(resolve.interfaces[owner].package);
-            }
+            add(resolve.interfaces[owner].package);
         }
     }
 }

@@ -254,7 +254,11 @@ async fn version(
 }
 
 /// Reads the body, refusing more than the configured maximum with 413.
-async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: u64,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -294,7 +298,9 @@ async fn publish(
     let name = package_name(&namespace, &name)?;
     let principal = caller.required()?;
     let body = read_body(body, &headers, state.config.max_upload_bytes).await?;
-    let published = state.publish(&principal, &name, &version, body).await?;
+    let published = state
+        .publish(&principal, &name, &version, body, None)
+        .await?;
     Ok((StatusCode::CREATED, Json(published)))
 }
 
@@ -368,7 +374,7 @@ fn parse_range(value: Option<&HeaderValue>, size: u64) -> Option<Result<(u64, u6
     Some(Ok(range))
 }
 
-async fn serve_blob(
+pub(crate) async fn serve_blob(
     state: &AppState,
     digest: &Digest,
     headers: &HeaderMap,

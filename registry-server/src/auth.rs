@@ -128,16 +128,110 @@ pub fn secret_from_header(value: &str) -> Option<String> {
     None
 }
 
+/// Prefix of the short-lived bearer tokens `/v2/token` hands out.
+const BEARER_PREFIX: &str = "wharfoci.";
+
+/// A short-lived bearer token: `wharfoci.<payload>.<hmac>`, the payload naming the API
+/// token it stands for (so that revoking that token revokes this one) and its expiry.
+pub fn sign_bearer(key: &[u8], principal: Option<&Principal>, expires: i64) -> String {
+    use base64::Engine as _;
+    let payload = serde_json::json!({
+        "sub": principal.map(|p| p.user.clone()),
+        "tid": principal.and_then(|p| p.token_id.clone()),
+        "adm": principal.is_some_and(|p| p.is_admin() && p.token_id.is_none()),
+        "exp": expires,
+    });
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(key, &payload));
+    format!("{BEARER_PREFIX}{payload}.{mac}")
+}
+
+fn mac(key: &[u8], payload: &str) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(payload.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The principal of a bearer token from `/v2/token`: Ok(None) when it is forged or
+/// expired; an anonymous one has no scopes.
+async fn principal_for_bearer(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Principal>, ApiError> {
+    use base64::Engine as _;
+    let Some((payload, signature)) = token
+        .strip_prefix(BEARER_PREFIX)
+        .and_then(|t| t.split_once('.'))
+    else {
+        return Ok(None);
+    };
+    let key = state.token_key().await?;
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&key, payload));
+    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
+        return Ok(None);
+    }
+    let Some(claims) = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return Ok(None);
+    };
+    if claims["exp"]
+        .as_i64()
+        .is_none_or(|exp| exp < crate::now_ms() / 1000)
+    {
+        return Ok(None);
+    }
+    if claims["adm"] == true {
+        return Ok(Some(Principal {
+            user: "admin".into(),
+            scopes: vec![Scope::Admin],
+            namespaces: None,
+            token_id: None,
+        }));
+    }
+    let Some(id) = claims["tid"].as_str() else {
+        return Ok(Some(Principal {
+            user: "anonymous".into(),
+            scopes: Vec::new(),
+            namespaces: Some(Vec::new()),
+            token_id: None,
+        }));
+    };
+    let Some(row) = state.db.token(id).await? else {
+        return Ok(None);
+    };
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= crate::now_ms()) {
+        return Ok(None);
+    }
+    Ok(Some(principal_of(row)))
+}
+
+fn principal_of(row: crate::repo::TokenRow) -> Principal {
+    Principal {
+        user: row.owner,
+        scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
+        namespaces: (row.namespaces != "*")
+            .then(|| row.namespaces.split(',').map(str::to_owned).collect()),
+        token_id: Some(row.id),
+    }
+}
+
 pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
-    if let Some(admin) = &state.config.admin_token {
-        if bool::from(admin.as_bytes().ct_eq(secret.as_bytes())) {
-            return Ok(Some(Principal {
-                user: "admin".into(),
-                scopes: vec![Scope::Admin],
-                namespaces: None,
-                token_id: None,
-            }));
-        }
+    if secret.starts_with(BEARER_PREFIX) {
+        return principal_for_bearer(state, secret).await;
+    }
+    if let Some(admin) = &state.config.admin_token
+        && bool::from(admin.as_bytes().ct_eq(secret.as_bytes()))
+    {
+        return Ok(Some(Principal {
+            user: "admin".into(),
+            scopes: vec![Scope::Admin],
+            namespaces: None,
+            token_id: None,
+        }));
     }
     let Some(row) = state
         .db
@@ -146,13 +240,7 @@ pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Prin
     else {
         return Ok(None);
     };
-    Ok(Some(Principal {
-        user: row.owner,
-        scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
-        namespaces: (row.namespaces != "*")
-            .then(|| row.namespaces.split(',').map(str::to_owned).collect()),
-        token_id: Some(row.id),
-    }))
+    Ok(Some(principal_of(row)))
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod compat;
 pub mod error;
 pub mod metrics;
+pub mod oci;
 pub mod repo;
 pub mod service;
 pub mod storage;
@@ -56,6 +57,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Whether reads need no token.
     pub anonymous_read: bool,
+    /// Told to `wkg` in `/.well-known/wasm-pkg/registry.json`: package `ns:name` lives
+    /// in OCI repository `<prefix>ns/name`.
+    pub namespace_prefix: Option<String>,
 }
 
 impl Config {
@@ -67,6 +71,7 @@ impl Config {
             max_upload_bytes: 64 << 20,
             admin_token: None,
             anonymous_read: true,
+            namespace_prefix: None,
         }
     }
 
@@ -116,6 +121,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::router())
+        .merge(oci::router())
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))

@@ -18,6 +18,12 @@ pub struct Metrics {
     pub publishes: IntCounterVec,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();

@@ -14,7 +14,7 @@ use crate::analysis::{self, Kind};
 use crate::auth::{Principal, Scope};
 use crate::compat;
 use crate::error::ApiError;
-use crate::repo::{Inserted, ItemRow, NewVersion, VersionRow};
+use crate::repo::{Inserted, ItemRow, ManifestRow, NewManifest, NewVersion, VersionRow};
 use crate::views;
 
 pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError> {
@@ -65,6 +65,7 @@ impl AppState {
         name: &PackageName,
         version_text: &str,
         body: Bytes,
+        pushed: Option<NewManifest>,
     ) -> Result<views::Published, ApiError> {
         let version = version(version_text)?;
         principal.require(Scope::Publish, name.namespace())?;
@@ -109,6 +110,33 @@ impl AppState {
         }
 
         let digest = self.blobs.put(body.clone(), None).await?;
+        let now = crate::now_ms();
+        // The OCI view: the manifest an OCI client pushed, or one made for this version.
+        let manifest = match pushed {
+            Some(manifest) => manifest,
+            None => {
+                let (config, manifest) =
+                    crate::oci::synthesize(name, version_text, &found, &digest, body.len(), now);
+                let config_digest = self.blobs.put(config, None).await?;
+                let manifest_size = manifest.len() as i64;
+                let manifest_digest = self.blobs.put(manifest, None).await?;
+                let blobs = vec![config_digest.to_string(), digest.to_string()];
+                NewManifest {
+                    row: ManifestRow {
+                        repository: format!("{}/{}", name.namespace(), name.name()),
+                        digest: manifest_digest.to_string(),
+                        media_type: crate::oci::OCI_MANIFEST.into(),
+                        artifact_type: Some(crate::oci::WASM_CONFIG.into()),
+                        subject: None,
+                        annotations: None,
+                        size: manifest_size,
+                    },
+                    references: blobs.clone(),
+                    links: blobs,
+                    tag: Some(version_text.to_owned()),
+                }
+            }
+        };
         let mut items: Vec<ItemRow> = Vec::new();
         for (direction, list) in [("import", &found.imports), ("export", &found.exports)] {
             for item in list {
@@ -138,7 +166,7 @@ impl AppState {
             source: found.source.as_deref(),
             producers: &producers,
             published_by: &principal.user,
-            now: crate::now_ms(),
+            now,
             items,
             dependencies: found
                 .dependencies
@@ -150,6 +178,7 @@ impl AppState {
                     )
                 })
                 .collect(),
+            manifest,
         };
         match self.db.insert_version(&new, principal.is_admin()).await {
             Ok(Inserted::Done { .. }) => {}
@@ -451,17 +480,16 @@ impl AppState {
             }
             _ => principal.user.clone(),
         };
-        if !principal.is_admin() {
-            if let Some(extra) = request
+        if !principal.is_admin()
+            && let Some(extra) = request
                 .scopes
                 .iter()
                 .find(|s| !principal.scopes.contains(s))
-            {
-                return Err(ApiError::denied(format!(
-                    "the new token cannot have `{}`: the caller's token lacks it",
-                    extra.as_str()
-                )));
-            }
+        {
+            return Err(ApiError::denied(format!(
+                "the new token cannot have `{}`: the caller's token lacks it",
+                extra.as_str()
+            )));
         }
         let namespaces = match (&request.namespaces, &principal.namespaces) {
             (Some(wanted), _) if wanted.is_empty() => {

@@ -1,13 +1,13 @@
-//! Blob storage: the only place blob I/O lives. Blobs are content-addressed by sha256
-//! and stored once. The local store streams into `uploads/<uuid>` while hashing,
-//! fsyncs, and renames into `blobs/sha256/<2 hex>/<64 hex>` only when the digest is
-//! the one expected, so a blob in place is always whole and correct.
+//! Blob storage: the only place blob I/O lives. Blobs are content-addressed (sha256, or
+//! sha512 when a client asks) and stored once. The local store writes into
+//! `uploads/<id>`, fsyncs, and renames into `blobs/<algorithm>/<2 hex>/<hex>` only when
+//! the digest is the one expected, so a blob in place is always whole and correct.
+//! Chunked uploads append to `uploads/<id>` and are hashed when they finish.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use sha2::{Digest as _, Sha256};
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use wharf_types::Digest;
@@ -39,6 +39,18 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> Result<Option<Bytes>, StorageError>;
     /// Removes a blob; false when it was not there.
     async fn delete(&self, digest: &Digest) -> Result<bool, StorageError>;
+    /// Starts an empty upload.
+    async fn upload_start(&self, id: &str) -> Result<(), StorageError>;
+    /// Appends to an upload and returns its new size; None when there is no such upload.
+    async fn upload_append(&self, id: &str, data: &[u8]) -> Result<Option<u64>, StorageError>;
+    /// The bytes received so far; None when there is no such upload.
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError>;
+    /// Ends an upload: the content must have `expected` as its digest. Either way the
+    /// upload is gone afterwards. None when there is no such upload.
+    async fn upload_finish(&self, id: &str, expected: &Digest)
+    -> Result<Option<u64>, StorageError>;
+    /// Abandons an upload; false when there was none.
+    async fn upload_cancel(&self, id: &str) -> Result<bool, StorageError>;
 }
 
 /// Blobs on the local filesystem under a root directory.
@@ -51,12 +63,37 @@ impl FsBlobStore {
         let root = root.into();
         fs::create_dir_all(root.join("uploads")).await?;
         fs::create_dir_all(root.join("blobs/sha256")).await?;
+        fs::create_dir_all(root.join("blobs/sha512")).await?;
         Ok(Self { root })
     }
 
     fn path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.hex();
-        self.root.join("blobs/sha256").join(&hex[..2]).join(hex)
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().name())
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    /// Upload ids are the registry's own UUIDs; anything else is refused so that an id
+    /// can never name a path outside `uploads/`.
+    fn upload_path(&self, id: &str) -> Option<PathBuf> {
+        uuid::Uuid::parse_str(id)
+            .ok()
+            .map(|u| self.root.join("uploads").join(u.to_string()))
+    }
+
+    /// fsyncs `temp` and renames it to the blob's place.
+    async fn commit(&self, temp: &Path, digest: &Digest) -> std::io::Result<()> {
+        let path = self.path(digest);
+        fs::File::open(temp).await?.sync_all().await?;
+        let dir = path.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir).await?;
+        // rename is atomic: readers see nothing or the whole blob. Identical content
+        // renamed over identical content is harmless.
+        fs::rename(temp, &path).await?;
+        sync_dir(dir).await
     }
 }
 
@@ -67,34 +104,26 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[async_trait::async_trait]
 impl BlobStore for FsBlobStore {
     async fn put(&self, data: Bytes, expected: Option<&Digest>) -> Result<Digest, StorageError> {
-        let actual = Digest::from_sha256(Sha256::digest(&data).into());
-        if let Some(expected) = expected {
-            if *expected != actual {
-                return Err(StorageError::DigestMismatch {
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
+        let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
+        let actual = Digest::compute(algorithm, &data);
+        if let Some(expected) = expected
+            && *expected != actual
+        {
+            return Err(StorageError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
         }
-        let path = self.path(&actual);
-        if fs::try_exists(&path).await? {
+        if fs::try_exists(self.path(&actual)).await? {
             return Ok(actual);
         }
         let temp = self
             .root
             .join("uploads")
-            .join(uuid::Uuid::new_v4().to_string());
+            .join(format!("put-{}", uuid::Uuid::new_v4()));
         let result = async {
-            let mut file = fs::File::create(&temp).await?;
-            file.write_all(&data).await?;
-            file.sync_all().await?;
-            drop(file);
-            let dir = path.parent().expect("blob paths have a parent");
-            fs::create_dir_all(dir).await?;
-            // rename is atomic: readers see nothing or the whole blob. Identical
-            // content renamed over identical content is harmless.
-            fs::rename(&temp, &path).await?;
-            sync_dir(dir).await
+            fs::write(&temp, &data).await?;
+            self.commit(&temp, &actual).await
         }
         .await;
         if result.is_err() {
@@ -133,10 +162,95 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn delete(&self, digest: &Digest) -> Result<bool, StorageError> {
-        match fs::remove_file(self.path(digest)).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        remove(&self.path(digest)).await
+    }
+
+    async fn upload_start(&self, id: &str) -> Result<(), StorageError> {
+        let path = self
+            .upload_path(id)
+            .ok_or_else(|| std::io::Error::other("invalid upload id"))?;
+        fs::File::create(path).await?;
+        Ok(())
+    }
+
+    async fn upload_append(&self, id: &str, data: &[u8]) -> Result<Option<u64>, StorageError> {
+        let Some(path) = self.upload_path(id) else {
+            return Ok(None);
+        };
+        let mut file = match fs::OpenOptions::new().append(true).open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        file.write_all(data).await?;
+        file.flush().await?;
+        Ok(Some(file.metadata().await?.len()))
+    }
+
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError> {
+        let Some(path) = self.upload_path(id) else {
+            return Ok(None);
+        };
+        match fs::metadata(path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn upload_finish(
+        &self,
+        id: &str,
+        expected: &Digest,
+    ) -> Result<Option<u64>, StorageError> {
+        let Some(path) = self.upload_path(id) else {
+            return Ok(None);
+        };
+        let mut file = match fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut hasher = expected.algorithm().hasher();
+        let mut buffer = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            size += n as u64;
+        }
+        drop(file);
+        let actual = hasher.finish();
+        if actual != *expected {
+            remove(&path).await?;
+            return Err(StorageError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        if fs::try_exists(self.path(&actual)).await? {
+            remove(&path).await?;
+        } else {
+            self.commit(&path, &actual).await?;
+        }
+        Ok(Some(size))
+    }
+
+    async fn upload_cancel(&self, id: &str) -> Result<bool, StorageError> {
+        match self.upload_path(id) {
+            Some(path) => remove(&path).await,
+            None => Ok(false),
+        }
+    }
+}
+
+async fn remove(path: &Path) -> Result<bool, StorageError> {
+    match fs::remove_file(path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

@@ -27,8 +27,10 @@ pub enum ParseError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Not `sha256:` and 64 lowercase hex digits.
-    #[error("invalid digest `{0}`: expected sha256: and 64 lowercase hex digits")]
+    /// Not `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.
+    #[error(
+        "invalid digest `{0}`: expected sha256: and 64, or sha512: and 128, lowercase hex digits"
+    )]
     Digest(String),
 }
 
@@ -126,7 +128,68 @@ impl From<PackageName> for String {
     }
 }
 
-/// A content digest, `sha256:<64 lowercase hex digits>`.
+/// A digest algorithm the registry accepts (those of the OCI image spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    /// SHA-256: 64 hex digits. The default.
+    Sha256,
+    /// SHA-512: 128 hex digits.
+    Sha512,
+}
+
+impl Algorithm {
+    /// `sha256` or `sha512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+
+    /// A fresh hasher of this algorithm.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+}
+
+/// An incremental hash that ends in a [`Digest`].
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-256 in progress.
+    Sha256(sha2::Sha256),
+    /// SHA-512 in progress.
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    /// Feeds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(self) -> Digest {
+        match self {
+            Hasher::Sha256(h) => Digest(format!("sha256:{}", hex::encode(h.finalize()))),
+            Hasher::Sha512(h) => Digest(format!("sha512:{}", hex::encode(h.finalize()))),
+        }
+    }
+}
+
+/// A content digest, `sha256:<64 hex digits>` or `sha512:<128 hex digits>`, lowercase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Digest(String);
@@ -134,7 +197,14 @@ pub struct Digest(String);
 impl Digest {
     /// The sha256 digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Self::from_sha256(sha2::Sha256::digest(bytes).into())
+        Self::compute(Algorithm::Sha256, bytes)
+    }
+
+    /// The digest of `bytes` with `algorithm`.
+    pub fn compute(algorithm: Algorithm, bytes: &[u8]) -> Self {
+        let mut hasher = algorithm.hasher();
+        hasher.update(bytes);
+        hasher.finish()
     }
 
     /// A digest from a finished sha256 hash.
@@ -142,19 +212,38 @@ impl Digest {
         Self(format!("sha256:{}", hex::encode(hash)))
     }
 
-    /// The hex digits after `sha256:`.
+    /// Whether `bytes` have this digest.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        Self::compute(self.algorithm(), bytes) == *self
+    }
+
+    /// The algorithm before the colon.
+    pub fn algorithm(&self) -> Algorithm {
+        if self.0.starts_with("sha512:") {
+            Algorithm::Sha512
+        } else {
+            Algorithm::Sha256
+        }
+    }
+
+    /// The hex digits after the colon.
     pub fn hex(&self) -> &str {
-        &self.0["sha256:".len()..]
+        &self.0[self.0.find(':').map_or(0, |i| i + 1)..]
     }
 }
 
 impl FromStr for Digest {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let hex = s
-            .strip_prefix("sha256:")
+        let (algorithm, hex) = s
+            .split_once(':')
             .ok_or_else(|| ParseError::Digest(s.to_owned()))?;
-        if hex.len() == 64
+        let algorithm = match algorithm {
+            "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
+            _ => return Err(ParseError::Digest(s.to_owned())),
+        };
+        if hex.len() == algorithm.hex_len()
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -2,6 +2,10 @@
 //! and PostgreSQL through sqlx's `Any` driver (`$n` placeholders, TEXT and BIGINT
 //! columns, 0/1 flags, millisecond timestamps), and the test suite runs each one on both.
 
+mod oci;
+
+pub use oci::{ManifestRow, NewManifest};
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -77,6 +81,7 @@ pub struct VersionRow {
     pub yanked: bool,
     pub published_by: String,
     pub published_at: i64,
+    pub manifest_digest: Option<String>,
 }
 
 impl VersionRow {
@@ -95,6 +100,7 @@ impl VersionRow {
             yanked: row.try_get::<i64, _>("yanked")? != 0,
             published_by: row.try_get("published_by")?,
             published_at: row.try_get("published_at")?,
+            manifest_digest: row.try_get("manifest_digest")?,
         })
     }
 }
@@ -140,6 +146,8 @@ pub struct NewVersion<'a> {
     pub now: i64,
     pub items: Vec<ItemRow>,
     pub dependencies: Vec<(String, String)>,
+    /// The OCI manifest that serves this version, recorded in the same transaction.
+    pub manifest: NewManifest,
 }
 
 /// How the insert of a version went.
@@ -204,6 +212,11 @@ impl Db {
             POSTGRES.run(&pool).await?;
         }
         Ok(Self { pool })
+    }
+
+    /// The connection pool, for maintenance tools and the seeding of benchmarks.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Closes every connection.
@@ -326,6 +339,14 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        Self::put_manifest_in(&mut tx, &v.manifest, v.now).await?;
+        sqlx::query("UPDATE versions SET manifest_digest = $4 WHERE namespace = $1 AND name = $2 AND version = $3")
+            .bind(v.namespace)
+            .bind(v.name)
+            .bind(v.version)
+            .bind(&v.manifest.row.digest)
+            .execute(&mut *tx)
+            .await?;
         let versions = Self::version_flags(&mut tx, v.namespace, v.name).await?;
         Self::write_latest(&mut tx, v.namespace, v.name, &versions).await?;
         tx.commit().await?;
@@ -430,7 +451,7 @@ impl Db {
 
     pub async fn versions(&self, namespace: &str, name: &str) -> Result<Vec<VersionRow>, DbError> {
         let rows = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS} FROM versions WHERE namespace = $1 AND name = $2"
+            "SELECT {VERSION_COLUMNS}, manifest_digest FROM versions WHERE namespace = $1 AND name = $2"
         ))
         .bind(namespace)
         .bind(name)
@@ -449,7 +470,7 @@ impl Db {
         version: &str,
     ) -> Result<Option<VersionRow>, DbError> {
         let row = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS} FROM versions WHERE namespace = $1 AND name = $2 AND version = $3"
+            "SELECT {VERSION_COLUMNS}, manifest_digest FROM versions WHERE namespace = $1 AND name = $2 AND version = $3"
         ))
         .bind(namespace)
         .bind(name)
