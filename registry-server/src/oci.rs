@@ -67,16 +67,18 @@ fn unauthorized(headers: &HeaderMap, scope: Option<&str>, message: &str) -> Resp
     response
 }
 
-/// `GET /v2/`: 200 when the caller may read, else the challenge.
-async fn base(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Result<Caller, ApiError>,
-) -> Response {
+/// `GET /v2/`: 200 with credentials, else the challenge. Anonymous callers are
+/// challenged even when reads are public: OCI clients probe `/v2/` once to learn how to
+/// authenticate and would otherwise never send their credentials when pushing; for
+/// pulls the token endpoint hands anonymous callers a read-only token.
+async fn base(headers: HeaderMap, caller: Result<Caller, ApiError>) -> Response {
     match caller {
         Ok(Caller(Some(_))) => StatusCode::OK.into_response(),
-        Ok(Caller(None)) if state.config.anonymous_read => StatusCode::OK.into_response(),
-        _ => unauthorized(&headers, None, "send credentials"),
+        _ => unauthorized(
+            &headers,
+            None,
+            "send credentials, or get an anonymous token from the realm",
+        ),
     }
     .map_headers()
 }

@@ -118,6 +118,23 @@ async fn json_publishes_are_served_as_wasm_oci_artifacts(backend: Backend) {
     );
 
     let base = app.get("/v2/").await;
+    assert_eq!(
+        base.status,
+        StatusCode::UNAUTHORIZED,
+        "anonymous callers learn where tokens come from"
+    );
+    assert!(base.header("www-authenticate").contains("/v2/token"));
+    let anonymous = app
+        .get("/v2/token?service=wharf&scope=repository:wharf/flate:pull")
+        .await
+        .json();
+    let base = app
+        .send(
+            request(Method::GET, "/v2/", anonymous["token"].as_str())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(base.status, StatusCode::OK);
     assert_eq!(
         base.header("docker-distribution-api-version"),
