@@ -107,3 +107,29 @@ impl Cache {
         Ok(path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_digests_on_write_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let digest = Digest::of(b"component");
+        assert!(cache.get(&digest).unwrap().is_none());
+        assert!(matches!(
+            cache.put(&digest, b"other"),
+            Err(CacheError::Mismatch { .. })
+        ));
+        let path = cache.put(&digest, b"component").unwrap();
+        assert_eq!(path, dir.path().join("sha256").join(digest.hex()));
+        assert_eq!(cache.get(&digest).unwrap().unwrap(), b"component");
+        std::fs::write(&path, b"tampered").unwrap();
+        assert!(matches!(
+            cache.get(&digest),
+            Err(CacheError::Corrupt { .. })
+        ));
+        assert!(!path.exists(), "a corrupt file is removed");
+    }
+}

@@ -82,17 +82,17 @@ pub enum ComposeError {
         claimants: Vec<KeyPath>,
     },
     /// A plug's key matches no import of the components it could satisfy.
-    #[error("{key}: no component imports anything this key names ({owner} imports: {imports})", imports = list(imports))]
+    #[error("{key}: no component imports anything this key names ({owner} imports, besides what [host] allows: {imports})", imports = list(imports))]
     Unused {
         /// The plug's manifest key.
         key: KeyPath,
         /// The component whose plugs it is among.
         owner: KeyPath,
-        /// What that component imports.
+        /// What that component imports that `[host]` does not allow.
         imports: Vec<String>,
     },
     /// Components import each other in a circle, which cannot be instantiated.
-    #[error("{} imports itself through a cycle: {}", .cycle[0], cycle.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    #[error("{} imports itself through a cycle: {}{}", .cycle[0], cycle.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "), cycle_hint(cycle))]
     Cycle {
         /// The manifest keys around the cycle, the first repeated at the end.
         cycle: Vec<KeyPath>,
@@ -140,6 +140,15 @@ impl fmt::Display for DeniedImport {
             self.import,
             list(&self.brought_in_by)
         )
+    }
+}
+
+fn cycle_hint(cycle: &[KeyPath]) -> String {
+    match cycle {
+        [only, _] => format!(
+            " (a plug that imports what it is plugged for needs a plug of its own, under {only}.plugs)"
+        ),
+        _ => String::new(),
     }
 }
 
@@ -251,7 +260,12 @@ pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<
             let owner = KeyPath(key.0[..key.0.len() - 1].to_vec());
             return Err(ComposeError::Unused {
                 key: key.clone(),
-                imports: nodes[index[&owner]].imports.clone(),
+                imports: nodes[index[&owner]]
+                    .imports
+                    .iter()
+                    .filter(|i| !manifest.host.allows(i))
+                    .cloned()
+                    .collect(),
                 owner,
             });
         }

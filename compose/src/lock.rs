@@ -55,7 +55,7 @@ pub struct LockedVersion {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// The file is not a valid lock file; the message has the line and column.
-    #[error("invalid wharf.lock: {0}")]
+    #[error("invalid wharf.lock")]
     Parse(#[from] toml::de::Error),
     /// The lock file is of a format version this crate does not know.
     #[error("wharf.lock has format version {0}; this composer reads version {LOCK_VERSION}")]

@@ -18,7 +18,7 @@ use wharf_types::{Digest, PackageName};
 pub enum ManifestError {
     /// The file is not valid TOML, has an unknown key, or a value is invalid; the
     /// message carries the line, the column and the offending text.
-    #[error("invalid wharf.toml: {0}")]
+    #[error("invalid wharf.toml")]
     Parse(#[from] toml::de::Error),
 }
 
@@ -504,5 +504,80 @@ fn source(
             Ok(Source::Url { url, digest })
         }
         _ => Err(ONE_OF.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_interfaces_or_whole_packages() {
+        let package: PlugKey = "wharf:compression".parse().unwrap();
+        let interface: PlugKey = "wharf:auth/verifier".parse().unwrap();
+        assert!(package.matches("wharf:compression/codec@1.0.0"));
+        assert!(package.matches("wharf:compression/types"));
+        assert!(!package.matches("wharf:compression-relay/codec@1.0.0"));
+        assert!(interface.matches("wharf:auth/verifier@1.0.0"));
+        assert!(!interface.matches("wharf:auth/types@1.0.0"));
+        assert!("wharf:auth/verifier@1.0.0".parse::<PlugKey>().is_err());
+        assert!("Wharf:auth".parse::<PlugKey>().is_err());
+    }
+
+    #[test]
+    fn host_patterns() {
+        let allows =
+            |pattern: &str, name: &str| pattern.parse::<HostPattern>().unwrap().matches(name);
+        assert!(allows("wasi:clocks/*", "wasi:clocks/wall-clock@0.2.6"));
+        assert!(allows("wasi:clocks", "wasi:clocks/wall-clock@0.2.6"));
+        assert!(allows(
+            "wasi:cli/environment",
+            "wasi:cli/environment@0.2.12"
+        ));
+        assert!(allows(
+            "wasi:cli/environment@0.2.12",
+            "wasi:cli/environment@0.2.12"
+        ));
+        assert!(!allows(
+            "wasi:cli/environment@0.2.12",
+            "wasi:cli/environment@0.2.6"
+        ));
+        assert!(!allows("wasi:cli/environment", "wasi:cli/exit@0.2.6"));
+        assert!(!allows("wasi:clocks/*", "wasi:clocksx/wall-clock@0.2.6"));
+        for bad in [
+            "wasi",
+            "wasi:clocks@0.2.0",
+            "wasi:cli/env@x",
+            "wasi:cli/Env",
+        ] {
+            assert!(bad.parse::<HostPattern>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_paths_display_as_toml_paths() {
+        let a: PlugKey = "wharf:compression".parse().unwrap();
+        let path = KeyPath::root().child(&a).child(&a);
+        assert_eq!(
+            path.to_string(),
+            r#"plugs."wharf:compression".plugs."wharf:compression""#
+        );
+        assert_eq!(KeyPath::root().to_string(), "deployable.root");
+    }
+
+    #[test]
+    fn a_source_is_exactly_one_of_package_path_url() {
+        let parse = |plug: &str| {
+            format!(
+                "[deployable]\nname = \"a:b\"\nversion = \"1.0.0\"\nroot = {{ path = \"r.wasm\" }}\n[plugs]\n\"a:c\" = {plug}\n"
+            )
+            .parse::<Manifest>()
+        };
+        assert!(parse(r#"{ package = "a:d", version = "^1" }"#).is_ok());
+        assert!(parse(r#"{ package = "a:d" }"#).is_err());
+        assert!(parse(r#"{ package = "a:d", version = "^1", path = "x" }"#).is_err());
+        assert!(parse(r#"{ path = "x", version = "^1" }"#).is_err());
+        assert!(parse(r#"{ url = "https://x/y.wasm", digest = "sha256:00" }"#).is_err());
+        assert!(parse("{}").is_err());
     }
 }

@@ -129,3 +129,29 @@ fn read_leb128(bytes: &[u8]) -> Option<(usize, &[u8])> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_a_custom_section() {
+        let provenance = Provenance {
+            name: "acme:edge".parse().unwrap(),
+            version: Version::new(1, 0, 0),
+            constituents: vec![ConstituentInfo {
+                key: "deployable.root".into(),
+                source: "path r.wasm".into(),
+                package: None,
+                version: None,
+                digest: Digest::of(b"x"),
+            }],
+        };
+        // The smallest component: the header alone.
+        let empty = b"\0asm\x0d\x00\x01\x00".to_vec();
+        assert_eq!(super::provenance(&empty), None);
+        let with = embed(empty, &provenance);
+        assert_eq!(super::provenance(&with), Some(provenance));
+        assert_eq!(super::provenance(b"not wasm"), None);
+    }
+}
