@@ -1,9 +1,19 @@
-//! Composition of WebAssembly components with wac-graph, bytes in and bytes out.
+//! Composition of WebAssembly components with wac-graph: the deploy manifest
+//! (`wharf.toml`), resolution and the lock (`wharf.lock`), the download cache, and the
+//! composition core that links the chosen components into one deployable.
 //!
-//! This is the core the composer stands on: plug the exports of some components into
-//! the imports of a socket component, as `wac plug` does (semver-compatible interface
-//! names match), and encode one validated component. The composer adds the deploy
-//! manifest, resolution and the lock around it.
+//! The pipeline, each step its own module with its own error type:
+//!
+//! 1. [`Manifest`] parses `wharf.toml` ([`manifest`]);
+//! 2. [`resolve`] brings a [`Lock`] in line with it through a [`Resolver`] (a
+//!    filesystem one here, [`FsResolver`]; a registry one alongside) ([`lock`]);
+//! 3. [`load`] fetches every component as the lock pins it, through the
+//!    content-addressed [`Cache`], checking every digest ([`mod@load`]);
+//! 4. [`compose`] links them with wac-graph, checks the result's imports against
+//!    `[host] allow` and embeds the [`Provenance`], with no I/O ([`deployable`]).
+//!
+//! Below that sits [`plug`], which plugs components into a socket as `wac plug` does
+//! (semver-compatible interface names match):
 //!
 //! ```
 //! let gateway = wharf_bundled::component("gateway").unwrap().bytes;
@@ -12,7 +22,42 @@
 //! let imports = wharf_compose::imports(&composed).unwrap();
 //! assert!(!imports.iter().any(|i| i.starts_with("wharf:compression/")));
 //! ```
+//!
+//! And the manifest:
+//!
+//! ```
+//! let manifest: wharf_compose::Manifest = r#"
+//!     [deployable]
+//!     name = "acme:edge"
+//!     version = "1.0.0"
+//!     root = { package = "wharf:edge-gateway", version = "^1" }
+//!     [plugs]
+//!     "wharf:compression" = { package = "wharf:flate", version = "^1" }
+//!     [host]
+//!     allow = ["wasi:io/*"]
+//! "#.parse().unwrap();
+//! assert_eq!(manifest.plugs.len(), 1);
+//! assert!(manifest.host.allows("wasi:io/streams@0.2.12"));
+//! ```
 #![deny(missing_docs)]
+
+pub mod cache;
+pub mod deployable;
+pub mod load;
+pub mod lock;
+pub mod manifest;
+pub mod provenance;
+pub mod resolve;
+
+pub use cache::{Cache, CacheError};
+pub use deployable::{ComposeError, DeniedImport, compose};
+pub use load::{Constituent, LoadError, load};
+pub use lock::{Lock, LockError, LockMode, LockedPackage, LockedVersion, resolve};
+pub use manifest::{
+    Deployable, Host, HostPattern, KeyPath, Manifest, ManifestError, Plug, PlugKey, Source,
+};
+pub use provenance::{ConstituentInfo, Provenance, provenance};
+pub use resolve::{FsResolver, ResolveError, Resolved, Resolver};
 
 use wac_graph::types::{Package, Types};
 use wac_graph::{CompositionGraph, EncodeOptions};
