@@ -69,7 +69,7 @@ async fn seed(pool: &AnyPool, packages: usize) {
         let mut v_rows = Vec::new();
         let mut i_rows = Vec::new();
         for &i in chunk {
-            let (ns, name) = (format!("team{}", i % 100), format!("pkg-{i}"));
+            let (ns, name) = (format!("team{}", i % 100), format!("pkg{i}"));
             let description = format!(
                 "{} {} component number {i}",
                 WORDS[i % WORDS.len()],
@@ -177,7 +177,7 @@ async fn run(label: &str, config: Config, packages: usize) {
     let detail = measure(&client, || {
         let i = rng.below(packages);
         format!(
-            "{base}/api/v1/packages/team{}/pkg-{i}/versions/1.{}.0",
+            "{base}/api/v1/packages/team{}/pkg{i}/versions/1.{}.0",
             i % 100,
             rng.below(VERSIONS)
         )
@@ -187,7 +187,7 @@ async fn run(label: &str, config: Config, packages: usize) {
     let resolve = measure(&client, || {
         let i = rng.below(packages);
         format!(
-            "{base}/api/v1/packages/team{}/pkg-{i}/resolve?requirement=%5E1.{}",
+            "{base}/api/v1/packages/team{}/pkg{i}/resolve?requirement=%5E1.{}",
             i % 100,
             rng.below(VERSIONS)
         )
