@@ -76,7 +76,7 @@ async fn seed(pool: &AnyPool, packages: usize) {
                 WORDS[(i / 7) % WORDS.len()]
             );
             p_rows.push(format!(
-                "('{ns}', '{name}', 'component', '{description}', '1.{}.0', {now}, {})",
+                "('{ns}', '{name}', 'component', '{description}', '1.{}.0', {now}, {}, '{ns}:{name} {description}')",
                 VERSIONS - 1,
                 now + i as i64
             ));
@@ -95,7 +95,7 @@ async fn seed(pool: &AnyPool, packages: usize) {
         };
         sqlx::query(&insert(
             "packages",
-            "namespace, name, kind, description, latest, created_at, updated_at",
+            "namespace, name, kind, description, latest, created_at, updated_at, search_text",
             &p_rows,
         ))
         .execute(&mut *tx)

@@ -396,13 +396,17 @@ impl Db {
             Some((_, v, d)) => (Some(v.clone()), d.clone()),
             None => (None, None),
         };
-        sqlx::query("UPDATE packages SET latest = $3, description = COALESCE($4, description) WHERE namespace = $1 AND name = $2")
-            .bind(namespace)
-            .bind(name)
-            .bind(latest)
-            .bind(description)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE packages SET latest = $3, description = COALESCE($4, description), \
+             search_text = LOWER(namespace || ':' || name || ' ' || COALESCE($4, description, '')) \
+             WHERE namespace = $1 AND name = $2",
+        )
+        .bind(namespace)
+        .bind(name)
+        .bind(latest)
+        .bind(description)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -546,18 +550,11 @@ impl Db {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let filter = "(LOWER(namespace || ':' || name) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(description, '')) LIKE $1 ESCAPE '\\') \
-                      AND ($2 = '' OR kind = $2) AND latest IS NOT NULL";
-        let total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM packages WHERE {filter}"
-        ))
-        .bind(&pattern)
-        .bind(kind.unwrap_or(""))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
+        let filter =
+            "search_text LIKE $1 ESCAPE '\\' AND ($2 = '' OR kind = $2) AND latest IS NOT NULL";
+        // One scan: the window function counts every match while the page is cut.
         let rows = sqlx::query(&format!(
-            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE {filter} \
+            "SELECT {PACKAGE_COLUMNS}, COUNT(*) OVER () AS total FROM packages WHERE {filter} \
              ORDER BY (LOWER(name) = $5) DESC, updated_at DESC, namespace, name LIMIT $3 OFFSET $4"
         ))
         .bind(&pattern)
@@ -567,6 +564,19 @@ impl Db {
         .bind(query.to_lowercase())
         .fetch_all(&self.pool)
         .await?;
+        let total = match rows.first() {
+            Some(row) => row.try_get("total")?,
+            // A page past the end says nothing about the total; count it.
+            None if offset > 0 => sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM packages WHERE {filter}"
+            ))
+            .bind(&pattern)
+            .bind(kind.unwrap_or(""))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?,
+            None => 0,
+        };
         Ok((
             rows.iter()
                 .map(PackageRow::from_row)
