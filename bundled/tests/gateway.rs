@@ -4,20 +4,15 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::io::Read;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use common::http::Reply;
 use hyper::{Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use wasmtime::Store;
-use wasmtime::component::Linker;
-use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 const SECRET: &str = "gateway-test-secret";
 
@@ -73,65 +68,15 @@ fn proxy(compressor: &'static str) -> &'static ProxyPre<common::Host> {
         &BROTLI
     };
     cell.get_or_init(|| {
-        let component = common::compile(&format!("gateway+{compressor}"), &composed(compressor));
-        let mut linker = Linker::new(common::engine());
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).unwrap();
-        ProxyPre::new(linker.instantiate_pre(&component).unwrap()).unwrap()
+        common::http::proxy(&common::compile(
+            &format!("gateway+{compressor}"),
+            &composed(compressor),
+        ))
     })
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-}
-
-/// Sends one request through a fresh instance, as a wasi:http host does.
 async fn send_to(compressor: &'static str, env: &[(&str, &str)], request: Request<Bytes>) -> Reply {
-    let pre = proxy(compressor);
-    let mut store = Store::new(common::engine(), common::Host::with_env(env));
-    let (parts, body) = request.into_parts();
-    let body = Full::new(body)
-        .map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} });
-    let request = store
-        .data_mut()
-        .http()
-        .new_incoming_request(Scheme::Http, Request::from_parts(parts, body))
-        .unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let out = store.data_mut().http().new_response_outparam(tx).unwrap();
-    let proxy = pre.instantiate_async(&mut store).await.unwrap();
-    let task = tokio::spawn(async move {
-        proxy
-            .wasi_http_incoming_handler()
-            .call_handle(&mut store, request, out)
-            .await
-    });
-    let response = rx
-        .await
-        .expect("the gateway set a response")
-        .expect("not an error code");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("read the body").to_bytes();
-    task.await
-        .unwrap()
-        .expect("the handler returned without trapping");
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    common::http::send(proxy(compressor), env, request).await
 }
 
 async fn send(request: Request<Bytes>) -> Reply {

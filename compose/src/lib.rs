@@ -47,6 +47,7 @@ pub mod load;
 pub mod lock;
 pub mod manifest;
 pub mod provenance;
+pub mod registry;
 pub mod resolve;
 
 pub use cache::{Cache, CacheError};
@@ -57,6 +58,7 @@ pub use manifest::{
     Deployable, Host, HostPattern, KeyPath, Manifest, ManifestError, Plug, PlugKey, Source,
 };
 pub use provenance::{ConstituentInfo, Provenance, provenance};
+pub use registry::{OciResolver, RegistryConfig};
 pub use resolve::{FsResolver, ResolveError, Resolved, Resolver};
 
 use wac_graph::types::{Package, Types};

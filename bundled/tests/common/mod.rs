@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bindings;
+pub mod http;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
