@@ -379,11 +379,7 @@ pub(crate) async fn serve_blob(
     digest: &Digest,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let size = state
-        .blobs
-        .size(digest)
-        .await?
-        .ok_or_else(|| ApiError::not_found("BLOB_UNKNOWN", format!("no blob {digest}")))?;
+    let unknown = || ApiError::not_found("BLOB_UNKNOWN", format!("no blob {digest}"));
     let etag = format!("\"{digest}\"");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -392,6 +388,17 @@ pub(crate) async fn serve_blob(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
+    // Small blobs come whole from the memory cache; large ones are read as asked.
+    let cached = match state.blobs.size(digest).await?.ok_or_else(unknown)? {
+        size if size as usize <= crate::CACHED_BLOB_MAX => {
+            Some(state.blob_bytes(digest).await?.ok_or_else(unknown)?)
+        }
+        _ => None,
+    };
+    let size = match &cached {
+        Some(bytes) => bytes.len() as u64,
+        None => state.blobs.size(digest).await?.ok_or_else(unknown)?,
+    };
     let (status, offset, len) = match parse_range(headers.get(header::RANGE), size) {
         None => (StatusCode::OK, 0, size),
         Some(Ok((start, len))) => (StatusCode::PARTIAL_CONTENT, start, len),
@@ -409,11 +416,14 @@ pub(crate) async fn serve_blob(
             return Ok(response);
         }
     };
-    let bytes = state
-        .blobs
-        .read(digest, offset, Some(len))
-        .await?
-        .ok_or_else(|| ApiError::not_found("BLOB_UNKNOWN", format!("no blob {digest}")))?;
+    let bytes = match cached {
+        Some(bytes) => bytes.slice(offset as usize..(offset + len) as usize),
+        None => state
+            .blobs
+            .read(digest, offset, Some(len))
+            .await?
+            .ok_or_else(unknown)?,
+    };
     let mut response = (status, bytes).into_response();
     let h = response.headers_mut();
     h.insert(

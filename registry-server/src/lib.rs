@@ -19,6 +19,7 @@
 pub mod analysis;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod compat;
 pub mod error;
 pub mod metrics;
@@ -60,6 +61,8 @@ pub struct Config {
     /// Told to `wkg` in `/.well-known/wasm-pkg/registry.json`: package `ns:name` lives
     /// in OCI repository `<prefix>ns/name`.
     pub namespace_prefix: Option<String>,
+    /// Memory for recently served blobs (content-addressed, so never stale); 0 disables.
+    pub cache_bytes: usize,
 }
 
 impl Config {
@@ -72,6 +75,7 @@ impl Config {
             admin_token: None,
             anonymous_read: true,
             namespace_prefix: None,
+            cache_bytes: 256 << 20,
         }
     }
 
@@ -92,6 +96,8 @@ pub struct AppState {
     pub db: Db,
     pub blobs: Arc<dyn BlobStore>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Recently served blobs and manifests, by digest.
+    pub cache: Arc<cache::BlobCache>,
 }
 
 impl AppState {
@@ -100,14 +106,35 @@ impl AppState {
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
         let blobs = FsBlobStore::open(config.data_dir.join("storage")).await?;
+        let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
         Ok(Self {
             config: Arc::new(config),
             db,
             blobs: Arc::new(blobs),
             metrics: Arc::new(metrics::Metrics::new()),
+            cache,
         })
     }
+
+    /// A blob's bytes, from memory when recently served; None when it is not stored.
+    /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time.
+    pub async fn blob_bytes(
+        &self,
+        digest: &wharf_types::Digest,
+    ) -> Result<Option<bytes::Bytes>, storage::StorageError> {
+        if let Some(bytes) = self.cache.get(digest) {
+            return Ok(Some(bytes));
+        }
+        let bytes = self.blobs.read(digest, 0, None).await?;
+        if let Some(bytes) = &bytes {
+            self.cache.insert(digest, bytes);
+        }
+        Ok(bytes)
+    }
 }
+
+/// The largest blob kept in the memory cache.
+pub const CACHED_BLOB_MAX: usize = 8 << 20;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

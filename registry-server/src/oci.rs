@@ -540,16 +540,11 @@ impl Ctx {
 
     /// The manifest a tag or digest names in a repository.
     async fn find_manifest(&self, name: &str, reference: &str) -> Result<ManifestRow, Denied> {
-        let digest = if reference.contains(':') {
-            parse_digest(reference)?.to_string()
+        let found = if reference.contains(':') {
+            let digest = parse_digest(reference)?.to_string();
+            self.state.db.manifest(name, &digest).await?
         } else if valid_tag(reference) {
-            self.state.db.tag(name, reference).await?.ok_or_else(|| {
-                oci(
-                    StatusCode::NOT_FOUND,
-                    "MANIFEST_UNKNOWN",
-                    format!("{name} has no tag `{reference}`"),
-                )
-            })?
+            self.state.db.manifest_by_tag(name, reference).await?
         } else {
             return Err(oci(
                 StatusCode::BAD_REQUEST,
@@ -558,18 +553,13 @@ impl Ctx {
             )
             .into());
         };
-        Ok(self
-            .state
-            .db
-            .manifest(name, &digest)
-            .await?
-            .ok_or_else(|| {
-                oci(
-                    StatusCode::NOT_FOUND,
-                    "MANIFEST_UNKNOWN",
-                    format!("{name} has no manifest {digest}"),
-                )
-            })?)
+        Ok(found.ok_or_else(|| {
+            oci(
+                StatusCode::NOT_FOUND,
+                "MANIFEST_UNKNOWN",
+                format!("{name} has no manifest `{reference}`"),
+            )
+        })?)
     }
 
     async fn get_manifest(&self, name: &str, reference: &str, head: bool) -> Answer {
@@ -582,12 +572,10 @@ impl Ctx {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(row.size as u64));
             r
         } else {
-            let bytes = self
-                .state
-                .blobs
-                .read(&digest, 0, None)
-                .await?
-                .ok_or_else(|| ApiError::internal(format!("manifest blob {digest} is missing")))?;
+            let bytes =
+                self.state.blob_bytes(&digest).await?.ok_or_else(|| {
+                    ApiError::internal(format!("manifest blob {digest} is missing"))
+                })?;
             (StatusCode::OK, bytes).into_response()
         };
         let h = response.headers_mut();
@@ -778,8 +766,8 @@ impl Ctx {
         if !self.state.db.blob_linked(name, &digest.to_string()).await? {
             return Err(unknown().into());
         }
-        let size = self.state.blobs.size(&digest).await?.ok_or_else(unknown)?;
         if head {
+            let size = self.state.blobs.size(&digest).await?.ok_or_else(unknown)?;
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));

@@ -122,6 +122,28 @@ impl Db {
         Ok(row.as_ref().map(ManifestRow::from_row).transpose()?)
     }
 
+    /// The manifest a tag points at, in one query.
+    pub async fn manifest_by_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<ManifestRow>, DbError> {
+        let columns = MANIFEST_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {columns} FROM oci_tags t JOIN oci_manifests m ON m.repository = t.repository AND m.digest = t.digest \
+             WHERE t.repository = $1 AND t.tag = $2"
+        ))
+        .bind(repository)
+        .bind(tag)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(ManifestRow::from_row).transpose()?)
+    }
+
     pub async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>, DbError> {
         let row = sqlx::query("SELECT digest FROM oci_tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
