@@ -20,6 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Serve(commands::serve::Args),
+    Compose(commands::compose::Args),
     Components(commands::components::Args),
 }
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(args.run()),
+        Command::Compose(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };
     match result {

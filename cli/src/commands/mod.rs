@@ -1,4 +1,5 @@
 //! One module per command, each an `Args` struct with a `run` method.
 
 pub mod components;
+pub mod compose;
 pub mod serve;

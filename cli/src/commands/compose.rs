@@ -1,0 +1,154 @@
+//! `wharf compose`: resolve a deploy manifest, write `wharf.lock`, and link the chosen
+//! components into one deployable.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use wharf_compose::{
+    Cache, FsResolver, Lock, LockMode, Manifest, OciResolver, RegistryConfig, Resolver,
+};
+
+use crate::output;
+
+/// Compose a deployable from a deploy manifest.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm"
+)]
+pub struct Args {
+    /// The deploy manifest.
+    #[arg(short, long, default_value = "wharf.toml")]
+    manifest: PathBuf,
+    /// Where to write the deployable (default: `<deployable name>.wasm` beside the manifest).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Fail if wharf.lock does not already pin every package the manifest names.
+    #[arg(long)]
+    locked: bool,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where packages come from: a registry (over OCI) or a directory.
+#[derive(clap::Args)]
+pub struct SourceArgs {
+    /// The registry packages resolve against, `host[:port]`.
+    #[arg(long, env = "WHARF_REGISTRY", default_value = "127.0.0.1:7878")]
+    registry: String,
+    /// Plain HTTP to the registry (the default for 127.0.0.1 and localhost).
+    #[arg(long)]
+    insecure: bool,
+    /// A directory laid out `<namespace>/<name>/<version>.wasm` instead of a registry.
+    #[arg(long, conflicts_with = "registry")]
+    fs: Option<PathBuf>,
+    /// The content-addressed download cache (default: the user's cache directory).
+    #[arg(long, env = "WHARF_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    pub fn resolver(&self) -> anyhow::Result<Box<dyn Resolver>> {
+        if let Some(dir) = &self.fs {
+            return Ok(Box::new(FsResolver::new(dir)));
+        }
+        let local =
+            self.registry.starts_with("127.0.0.1") || self.registry.starts_with("localhost");
+        let config = RegistryConfig {
+            registry: self.registry.clone(),
+            insecure_http: self.insecure || local,
+            token: std::env::var("WHARF_TOKEN").ok(),
+        };
+        Ok(Box::new(OciResolver::new(&config)?))
+    }
+
+    pub fn cache(&self) -> Cache {
+        let dir = self.cache_dir.clone().unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(|| PathBuf::from(".cache"));
+            base.join("wharf")
+        });
+        Cache::new(dir)
+    }
+}
+
+impl Args {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.manifest)
+            .with_context(|| format!("reading {}", self.manifest.display()))?;
+        let manifest: Manifest = text
+            .parse()
+            .with_context(|| format!("in {}", self.manifest.display()))?;
+        let dir = self
+            .manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let lock_path = dir.join("wharf.lock");
+        let existing: Option<Lock> = match std::fs::read_to_string(&lock_path) {
+            Ok(text) => Some(
+                text.parse()
+                    .with_context(|| format!("in {}", lock_path.display()))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", lock_path.display())),
+        };
+        let mode = if self.locked {
+            LockMode::Locked
+        } else {
+            LockMode::Reuse
+        };
+        let resolver = self.source.resolver()?;
+        let lock =
+            wharf_compose::resolve(&manifest, existing.as_ref(), resolver.as_ref(), mode).await?;
+        let lock_text = lock.to_string();
+        if existing.as_ref().map(Lock::to_string) != Some(lock_text.clone()) {
+            std::fs::write(&lock_path, &lock_text)
+                .with_context(|| format!("writing {}", lock_path.display()))?;
+        }
+        let cache = self.source.cache();
+        let constituents =
+            wharf_compose::load(&manifest, &dir, &lock, resolver.as_ref(), &cache).await?;
+        let bytes = wharf_compose::compose(&manifest, &constituents)?;
+        let output = self
+            .output
+            .unwrap_or_else(|| dir.join(format!("{}.wasm", manifest.deployable.name.name())));
+        std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+
+        let summary = serde_json::json!({
+            "deployable": format!("{}@{}", manifest.deployable.name, manifest.deployable.version),
+            "output": output.display().to_string(),
+            "size": bytes.len(),
+            "digest": wharf_types::Digest::of(&bytes).to_string(),
+            "constituents": constituents.iter().map(|c| serde_json::json!({
+                "key": c.key.to_string(),
+                "version": c.version.as_ref().map(ToString::to_string),
+                "digest": c.digest.to_string(),
+            })).collect::<Vec<_>>(),
+            "imports": wharf_compose::imports(&bytes)?,
+        });
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            for c in &constituents {
+                let version = c
+                    .version
+                    .as_ref()
+                    .map(|v| format!("@{v}"))
+                    .unwrap_or_default();
+                eprintln!("   Resolved {}{version} ({})", c.key, c.digest);
+            }
+            eprintln!(
+                "   Composed {} ({}) -> {}",
+                summary["deployable"].as_str().unwrap_or_default(),
+                output::size(bytes.len() as u64),
+                output.display()
+            );
+        }
+        Ok(())
+    }
+}
