@@ -685,10 +685,9 @@ impl Ctx {
                     .db
                     .version(package.namespace(), package.name(), version)
                     .await?
+                    && existing.manifest_digest.as_deref() == Some(&manifest.row.digest)
                 {
-                    if existing.manifest_digest.as_deref() == Some(&manifest.row.digest) {
-                        return Ok(created_manifest(name, &digest, parsed.subject.as_deref()));
-                    }
+                    return Ok(created_manifest(name, &digest, parsed.subject.as_deref()));
                 }
                 let layer = parse_digest(layer)?;
                 let wasm = self
@@ -704,19 +703,24 @@ impl Ctx {
                     .map_err(as_oci_error)?;
             }
             _ => {
-                if let Some(tag) = &tag {
-                    if let Some(current) = self.state.db.tag(name, tag).await? {
-                        if current != manifest.row.digest
-                            && self
-                                .state
-                                .db
-                                .version_of_manifest(name, &current)
-                                .await?
-                                .is_some()
-                        {
-                            return Err(oci(StatusCode::CONFLICT, "DENIED", format!("{name}:{tag} is a published package version; versions are immutable")).into());
-                        }
-                    }
+                if let Some(tag) = &tag
+                    && let Some(current) = self.state.db.tag(name, tag).await?
+                    && current != manifest.row.digest
+                    && self
+                        .state
+                        .db
+                        .version_of_manifest(name, &current)
+                        .await?
+                        .is_some()
+                {
+                    return Err(oci(
+                        StatusCode::CONFLICT,
+                        "DENIED",
+                        format!(
+                            "{name}:{tag} is a published package version; versions are immutable"
+                        ),
+                    )
+                    .into());
                 }
                 self.state.blobs.put(bytes.clone(), Some(&digest)).await?;
                 self.state
