@@ -3,8 +3,9 @@
 //!
 //! The section is named [`SECTION`] and holds JSON:
 //! `{"name":"acme:edge","version":"1.0.0","constituents":[{"key":"deployable.root",
-//! "source":"wharf:edge-gateway ^1","package":"wharf:edge-gateway","version":"1.0.0",
-//! "digest":"sha256:..."}]}`, constituents in manifest order.
+//! "package":"wharf:edge-gateway","version":"1.0.0","digest":"sha256:..."}]}`,
+//! constituents in manifest order. A path or URL source is recorded as `source`
+//! instead of `package` and `version`; every byte here is carried by the deployable.
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -32,9 +33,10 @@ pub struct Provenance {
 pub struct ConstituentInfo {
     /// Its manifest key, e.g. `plugs."wharf:compression"`.
     pub key: String,
-    /// The source as the manifest gives it, e.g. `wharf:flate ^1` or
-    /// `path ./json-schema.wasm`.
-    pub source: String,
+    /// For path and URL sources, the source as the manifest gives it, e.g.
+    /// `path ./json-schema.wasm` (registry sources are `package` and `version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The registry package, for registry sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageName>,
@@ -62,7 +64,10 @@ impl Provenance {
                 .into_iter()
                 .map(|c| ConstituentInfo {
                     key: c.key.to_string(),
-                    source: c.source.to_string(),
+                    source: match &c.source {
+                        Source::Registry { .. } => None,
+                        other => Some(other.to_string()),
+                    },
                     package: match &c.source {
                         Source::Registry { package, .. } => Some(package.clone()),
                         _ => None,
@@ -141,7 +146,7 @@ mod tests {
             version: Version::new(1, 0, 0),
             constituents: vec![ConstituentInfo {
                 key: "deployable.root".into(),
-                source: "path r.wasm".into(),
+                source: Some("path r.wasm".into()),
                 package: None,
                 version: None,
                 digest: Digest::of(b"x"),

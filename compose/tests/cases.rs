@@ -235,10 +235,12 @@ fn run(case: &Path, dir: &Path, fixtures: &[Fixture]) -> Result<String, String> 
             .as_ref()
             .map(|v| format!(" {v}"))
             .unwrap_or_default();
-        out.push_str(&format!(
-            "  {}: {}{version} {}\n",
-            c.key, c.source, c.digest
-        ));
+        let origin = match (&c.package, &c.source) {
+            (Some(package), _) => package.to_string(),
+            (None, Some(source)) => source.clone(),
+            (None, None) => "?".into(),
+        };
+        out.push_str(&format!("  {}: {origin}{version} {}\n", c.key, c.digest));
     }
     Ok(out)
 }

@@ -23,6 +23,7 @@ on_both_databases!(
     bad_input_is_refused_and_leaves_nothing_behind,
     downloads_support_ranges_and_etags,
     health_metrics_request_ids_and_openapi,
+    the_remaining_error_codes_name_what_is_wrong,
 );
 
 fn bundled(crate_name: &str) -> &'static wharf_bundled::Component {
@@ -1209,4 +1210,107 @@ async fn health_metrics_request_ids_and_openapi(backend: Backend) {
         (unknown.status, unknown.code()),
         (StatusCode::NOT_FOUND, "PACKAGE_UNKNOWN".into())
     );
+}
+
+async fn the_remaining_error_codes_name_what_is_wrong(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let alice = app.token("alice", &["publish", "owners"], None).await;
+    assert_eq!(
+        app.publish(&alice, "acme:zip", "1.0.0", bundled("flate").bytes)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let post = |body: Value| {
+        app.request(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(ADMIN),
+            body.to_string(),
+        )
+    };
+    for (body, code) in [
+        (
+            json!({"name": "", "scopes": ["publish"]}),
+            "TOKEN_NAME_INVALID",
+        ),
+        (json!({"name": "x", "scopes": []}), "SCOPES_INVALID"),
+        (
+            json!({"name": "x", "scopes": ["publish"], "namespaces": []}),
+            "NAMESPACES_INVALID",
+        ),
+        (
+            json!({"name": "x", "scopes": ["publish"], "namespaces": ["Bad_NS"]}),
+            "NAMESPACES_INVALID",
+        ),
+        (
+            json!({"name": "x", "scopes": ["publish"], "owner": "Not A User"}),
+            "USER_INVALID",
+        ),
+        (
+            json!({"name": "x", "scopes": ["superuser"]}),
+            "BODY_INVALID",
+        ),
+    ] {
+        let reply = post(body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (StatusCode::BAD_REQUEST, code),
+            "{body}"
+        );
+    }
+    let not_json = app
+        .request(Method::POST, "/api/v1/tokens", Some(ADMIN), "{")
+        .await;
+    assert_eq!(not_json.code(), "BODY_INVALID");
+    let owner = |method: Method, uri: &'static str| app.request(method, uri, Some(&alice), "");
+    let unknown_ns = owner(Method::PUT, "/api/v1/namespaces/nobody/owners/bob").await;
+    assert_eq!(
+        (unknown_ns.status, unknown_ns.code().as_str()),
+        (StatusCode::NOT_FOUND, "NAMESPACE_UNKNOWN")
+    );
+    let not_owner = owner(Method::DELETE, "/api/v1/namespaces/acme/owners/carol").await;
+    assert_eq!(
+        (not_owner.status, not_owner.code().as_str()),
+        (StatusCode::NOT_FOUND, "OWNER_UNKNOWN")
+    );
+    let bad_user = owner(Method::PUT, "/api/v1/namespaces/acme/owners/Bob!").await;
+    assert_eq!(bad_user.code(), "USER_INVALID");
+    let bad_ns = app.get("/api/v1/namespaces/ACME").await;
+    assert_eq!(bad_ns.code(), "NAME_INVALID");
+    let bad_digest = app.get("/api/v1/blobs/sha256:nothex").await;
+    assert_eq!(
+        (bad_digest.status, bad_digest.code().as_str()),
+        (StatusCode::BAD_REQUEST, "DIGEST_INVALID")
+    );
+    let no_blob = app
+        .get(&format!(
+            "/api/v1/blobs/{}",
+            wharf_types::Digest::of(b"never stored")
+        ))
+        .await;
+    assert_eq!(
+        (no_blob.status, no_blob.code().as_str()),
+        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN")
+    );
+    let no_version = app.get("/api/v1/packages/acme/zip/versions/9.0.0").await;
+    assert_eq!(no_version.code(), "VERSION_UNKNOWN");
+    let no_package = app
+        .get("/api/v1/packages/acme/none/versions/1.0.0/content")
+        .await;
+    assert_eq!(no_package.code(), "PACKAGE_UNKNOWN");
+    let malformed_header = app
+        .send(
+            axum::http::Request::get("/api/v1/tokens")
+                .header("authorization", "Token abc")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (malformed_header.status, malformed_header.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED")
+    );
+    let bad_kind_dependents = app.get("/api/v1/dependents?interface=not-a-package").await;
+    assert_eq!(bad_kind_dependents.code(), "INTERFACE_INVALID");
 }

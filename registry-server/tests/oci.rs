@@ -1052,6 +1052,29 @@ async fn large_and_docker_manifests_and_deletes(backend: Backend) {
         "application/vnd.docker.distribution.manifest.v2+json"
     );
 
+    // Deleting a tag leaves the manifest reachable by digest.
+    let untagged = app
+        .send(
+            request(Method::DELETE, "/v2/acme/big/manifests/large", Some(&token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(untagged.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.get("/v2/acme/big/manifests/large").await.code(),
+        "MANIFEST_UNKNOWN"
+    );
+    assert_eq!(
+        app.get(&format!(
+            "/v2/acme/big/manifests/{}",
+            Digest::of(big.as_bytes())
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
+
     let digest = Digest::of(docker.as_bytes());
     let deleted = app
         .send(

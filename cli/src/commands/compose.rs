@@ -119,19 +119,19 @@ impl Args {
             .unwrap_or_else(|| dir.join(format!("{}.wasm", manifest.deployable.name.name())));
         std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
 
-        let summary = serde_json::json!({
-            "deployable": format!("{}@{}", manifest.deployable.name, manifest.deployable.version),
-            "output": output.display().to_string(),
-            "size": bytes.len(),
-            "digest": wharf_types::Digest::of(&bytes).to_string(),
-            "constituents": constituents.iter().map(|c| serde_json::json!({
-                "key": c.key.to_string(),
-                "version": c.version.as_ref().map(ToString::to_string),
-                "digest": c.digest.to_string(),
-            })).collect::<Vec<_>>(),
-            "imports": wharf_compose::imports(&bytes)?,
-        });
         if self.json {
+            let summary = serde_json::json!({
+                "deployable": format!("{}@{}", manifest.deployable.name, manifest.deployable.version),
+                "output": output.display().to_string(),
+                "size": bytes.len(),
+                "digest": wharf_types::Digest::of(&bytes).to_string(),
+                "constituents": constituents.iter().map(|c| serde_json::json!({
+                    "key": c.key.to_string(),
+                    "version": c.version.as_ref().map(ToString::to_string),
+                    "digest": c.digest.to_string(),
+                })).collect::<Vec<_>>(),
+                "imports": wharf_compose::imports(&bytes)?,
+            });
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else {
             for c in &constituents {
@@ -142,9 +142,12 @@ impl Args {
                     .unwrap_or_default();
                 eprintln!("   Resolved {}{version} ({})", c.key, c.digest);
             }
+            let name = format!(
+                "{}@{}",
+                manifest.deployable.name, manifest.deployable.version
+            );
             eprintln!(
-                "   Composed {} ({}) -> {}",
-                summary["deployable"].as_str().unwrap_or_default(),
+                "   Composed {name} ({}) -> {}",
                 output::size(bytes.len() as u64),
                 output.display()
             );

@@ -658,19 +658,6 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    pub async fn recent(&self, limit: i64) -> Result<Vec<PackageRow>, DbError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PACKAGE_COLUMNS} FROM packages WHERE latest IS NOT NULL ORDER BY updated_at DESC, namespace, name LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(PackageRow::from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
     pub async fn namespace_exists(&self, namespace: &str) -> Result<bool, DbError> {
         Ok(sqlx::query("SELECT 1 FROM namespaces WHERE name = $1")
             .bind(namespace)
