@@ -111,9 +111,45 @@ pub fn plug(socket: &[u8], plugs: &[&[u8]]) -> Result<Vec<u8>, PlugError> {
         .map_err(|e| PlugError::Graph(e.into()))
 }
 
-/// The names of a component's imports, e.g. `wasi:cli/environment@0.2.6`.
+/// The names of a component's imports, e.g. `wasi:cli/environment@0.2.6`. Reads only
+/// the top-level import sections: nested modules and components are skipped unread, so
+/// this stays cheap on a large deployable.
 pub fn imports(component: &[u8]) -> anyhow::Result<Vec<String>> {
-    world_names(component, |world| world.imports.keys().cloned().collect())
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut names = Vec::new();
+    let mut parser = Parser::new(0);
+    let mut rest = component;
+    loop {
+        let (consumed, payload) = match parser.parse(rest, true)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => anyhow::bail!("the component is truncated"),
+        };
+        rest = &rest[consumed..];
+        match payload {
+            Payload::Version {
+                encoding: wasmparser::Encoding::Module,
+                ..
+            } => {
+                anyhow::bail!("a core module, not a component")
+            }
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    names.push(import?.name.name.to_owned());
+                }
+            }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                rest = &rest[(unchecked_range.end - unchecked_range.start) as usize..];
+            }
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(names)
 }
 
 /// The names of a component's exports, e.g. `wharf:compression/codec@1.1.0`.
