@@ -26,12 +26,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr: human-readable by default, one JSON object per line with
+    // WHARF_LOG_FORMAT=json; WHARF_LOG filters (`debug`, `wharf_registry=trace`, ...).
+    let filter = EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("WHARF_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(args.run()),

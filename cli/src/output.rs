@@ -29,9 +29,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mib" | "m" => 1024.0 * 1024.0,
         "kb" => 1000.0,
         "mb" => 1_000_000.0,
-        other => {
+        _ => {
             return Err(format!(
-                "unknown size unit `{other}`; use B, KiB, MiB, KB or MB"
+                "unknown size unit `{}`; use B, KiB, MiB, KB or MB",
+                unit.trim()
             ));
         }
     };

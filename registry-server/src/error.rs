@@ -73,7 +73,13 @@ impl ApiError {
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        Self::internal(err)
+        match err {
+            DbError::BlobGone(digest) => Self::bad_request(
+                "MANIFEST_BLOB_UNKNOWN",
+                format!("blob {digest} was garbage-collected; upload it again"),
+            ),
+            other => Self::internal(other),
+        }
     }
 }
 

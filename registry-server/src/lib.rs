@@ -22,6 +22,7 @@ pub mod auth;
 pub mod cache;
 pub mod compat;
 pub mod error;
+pub mod gc;
 pub mod metrics;
 pub mod oci;
 pub mod repo;
@@ -63,6 +64,12 @@ pub struct Config {
     pub namespace_prefix: Option<String>,
     /// Memory for recently served blobs (content-addressed, so never stale); 0 disables.
     pub cache_bytes: usize,
+    /// How often the garbage collector runs; zero never.
+    pub gc_interval: std::time::Duration,
+    /// How long an unused blob is kept (for a manifest that is yet to come).
+    pub gc_grace: std::time::Duration,
+    /// How long an upload may sit idle before it expires.
+    pub upload_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -76,6 +83,9 @@ impl Config {
             anonymous_read: true,
             namespace_prefix: None,
             cache_bytes: 256 << 20,
+            gc_interval: std::time::Duration::from_secs(3600),
+            gc_grace: std::time::Duration::from_secs(3600),
+            upload_ttl: std::time::Duration::from_secs(24 * 3600),
         }
     }
 
@@ -191,9 +201,29 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let collector = (!self.state.config.gc_interval.is_zero()).then(|| {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                let config = state.config.clone();
+                let mut ticks = tokio::time::interval(config.gc_interval);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    if let Err(e) = state
+                        .collect_garbage(config.gc_grace, config.upload_ttl)
+                        .await
+                    {
+                        tracing::warn!(error = ?e, "garbage collection failed");
+                    }
+                }
+            })
+        });
         axum::serve(self.listener, app(self.state))
             .with_graceful_shutdown(shutdown)
             .await?;
+        if let Some(collector) = collector {
+            collector.abort();
+        }
         db.close().await;
         Ok(())
     }

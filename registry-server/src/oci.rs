@@ -637,6 +637,8 @@ impl Ctx {
         for blob in &parsed.blobs {
             let d = parse_digest(blob)
                 .map_err(|_| manifest_invalid(format!("`{blob}` is not a digest")))?;
+            // The lease comes before the check: see the collector's argument in gc.rs.
+            self.state.lease(&d, 0).await?;
             if !self.state.db.blob_linked(name, &d.to_string()).await?
                 || self.state.blobs.size(&d).await?.is_none()
             {
@@ -649,6 +651,9 @@ impl Ctx {
             }
         }
         for child in &parsed.manifests {
+            if let Ok(d) = child.parse::<Digest>() {
+                self.state.lease(&d, 0).await?;
+            }
             if self.state.db.manifest(name, child).await?.is_none() {
                 return Err(oci(
                     StatusCode::BAD_REQUEST,
@@ -696,7 +701,7 @@ impl Ctx {
                     .read(&layer, 0, None)
                     .await?
                     .ok_or_else(|| ApiError::internal("a linked layer is missing"))?;
-                self.state.blobs.put(bytes.clone(), Some(&digest)).await?;
+                self.state.store_blob(bytes.clone(), Some(&digest)).await?;
                 self.state
                     .publish(&principal, &package, version, wasm, Some(manifest))
                     .await
@@ -722,7 +727,7 @@ impl Ctx {
                     )
                     .into());
                 }
-                self.state.blobs.put(bytes.clone(), Some(&digest)).await?;
+                self.state.store_blob(bytes.clone(), Some(&digest)).await?;
                 self.state
                     .db
                     .put_manifest(&manifest, crate::now_ms())
@@ -814,6 +819,7 @@ impl Ctx {
         self.push(name).await?;
         if let (Some(mount), Some(from)) = (self.query.get("mount"), self.query.get("from")) {
             let digest = parse_digest(mount)?;
+            self.state.lease(&digest, 0).await?;
             if valid_repository(from)
                 && self.state.db.blob_linked(from, &digest.to_string()).await?
                 && self.state.blobs.size(&digest).await?.is_some()
@@ -832,7 +838,7 @@ impl Ctx {
                 crate::api::read_body(body, &self.headers, self.state.config.max_upload_bytes)
                     .await
                     .map_err(size_error)?;
-            self.state.blobs.put(bytes, Some(&digest)).await?;
+            self.state.store_blob(bytes, Some(&digest)).await?;
             self.state
                 .db
                 .link_blob(name, &digest.to_string(), crate::now_ms())
@@ -952,6 +958,7 @@ impl Ctx {
             )
         })?)?;
         self.append(id, body, size).await?;
+        self.state.lease(&digest, 0).await?;
         let result = self.state.blobs.upload_finish(id, &digest).await;
         self.state.db.delete_upload(id).await?;
         result?.ok_or_else(|| {

@@ -109,7 +109,7 @@ impl AppState {
             self.check_semver(name, &version, &body).await?;
         }
 
-        let digest = self.blobs.put(body.clone(), None).await?;
+        let digest = self.store_blob(body.clone(), None).await?;
         let now = crate::now_ms();
         // The OCI view: the manifest an OCI client pushed, or one made for this version.
         let manifest = match pushed {
@@ -117,9 +117,9 @@ impl AppState {
             None => {
                 let (config, manifest) =
                     crate::oci::synthesize(name, version_text, &found, &digest, body.len(), now);
-                let config_digest = self.blobs.put(config, None).await?;
+                let config_digest = self.store_blob(config, None).await?;
                 let manifest_size = manifest.len() as i64;
-                let manifest_digest = self.blobs.put(manifest, None).await?;
+                let manifest_digest = self.store_blob(manifest, None).await?;
                 let blobs = vec![config_digest.to_string(), digest.to_string()];
                 NewManifest {
                     row: ManifestRow {
@@ -193,6 +193,15 @@ impl AppState {
                 ));
             }
             Err(crate::repo::DbError::Conflict) => return Err(exists(name, version_text)),
+            Err(crate::repo::DbError::BlobGone(digest)) => {
+                // Collected between lease and commit: only if the writer outlived the
+                // grace period. The client may simply retry.
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "BLOB_COLLECTED",
+                    format!("blob {digest} was garbage-collected during the publish; retry"),
+                ));
+            }
             Err(e) => return Err(e.into()),
         }
         self.metrics

@@ -51,6 +51,12 @@ pub trait BlobStore: Send + Sync + 'static {
     -> Result<Option<u64>, StorageError>;
     /// Abandons an upload; false when there was none.
     async fn upload_cancel(&self, id: &str) -> Result<bool, StorageError>;
+    /// Moves a blob out of reach, to be purged or restored; None when it was not there.
+    async fn trash(&self, digest: &Digest) -> Result<Option<String>, StorageError>;
+    /// Puts a trashed blob back (or drops it, if the blob was stored again meanwhile).
+    async fn restore(&self, digest: &Digest, trashed: &str) -> Result<(), StorageError>;
+    /// Deletes a trashed blob for good.
+    async fn purge(&self, trashed: &str) -> Result<(), StorageError>;
 }
 
 /// Blobs on the local filesystem under a root directory.
@@ -64,6 +70,7 @@ impl FsBlobStore {
         fs::create_dir_all(root.join("uploads")).await?;
         fs::create_dir_all(root.join("blobs/sha256")).await?;
         fs::create_dir_all(root.join("blobs/sha512")).await?;
+        fs::create_dir_all(root.join("trash")).await?;
         Ok(Self { root })
     }
 
@@ -237,6 +244,39 @@ impl BlobStore for FsBlobStore {
             self.commit(&path, &actual).await?;
         }
         Ok(Some(size))
+    }
+
+    async fn trash(&self, digest: &Digest) -> Result<Option<String>, StorageError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        match fs::rename(self.path(digest), self.root.join("trash").join(&id)).await {
+            Ok(()) => Ok(Some(id)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn restore(&self, digest: &Digest, trashed: &str) -> Result<(), StorageError> {
+        let from = self.root.join("trash").join(
+            uuid::Uuid::parse_str(trashed)
+                .map_err(std::io::Error::other)?
+                .to_string(),
+        );
+        if fs::try_exists(self.path(digest)).await? {
+            remove(&from).await?;
+        } else {
+            fs::rename(&from, self.path(digest)).await?;
+        }
+        Ok(())
+    }
+
+    async fn purge(&self, trashed: &str) -> Result<(), StorageError> {
+        let path = self.root.join("trash").join(
+            uuid::Uuid::parse_str(trashed)
+                .map_err(std::io::Error::other)?
+                .to_string(),
+        );
+        remove(&path).await?;
+        Ok(())
     }
 
     async fn upload_cancel(&self, id: &str) -> Result<bool, StorageError> {

@@ -30,6 +30,15 @@ pub struct Args {
     /// Require a token for reads too.
     #[arg(long, env = "WHARF_PRIVATE")]
     private: bool,
+    /// Seconds between garbage collections (expired uploads, unused blobs); 0 never.
+    #[arg(long, env = "WHARF_GC_INTERVAL", default_value_t = 3600)]
+    gc_interval: u64,
+    /// Seconds an unused blob is kept before it may be collected.
+    #[arg(long, env = "WHARF_GC_GRACE", default_value_t = 3600)]
+    gc_grace: u64,
+    /// Seconds an upload may sit idle before it expires.
+    #[arg(long, env = "WHARF_UPLOAD_TTL", default_value_t = 86400)]
+    upload_ttl: u64,
 }
 
 impl Args {
@@ -40,6 +49,9 @@ impl Args {
         config.max_upload_bytes = self.max_upload;
         config.admin_token = self.admin_token;
         config.anonymous_read = !self.private;
+        config.gc_interval = std::time::Duration::from_secs(self.gc_interval);
+        config.gc_grace = std::time::Duration::from_secs(self.gc_grace);
+        config.upload_ttl = std::time::Duration::from_secs(self.upload_ttl);
         let server = wharf_registry::Server::bind(config).await?;
         println!("wharf registry listening on http://{}", server.local_addr());
         server.run(shutdown_signal()).await

@@ -19,6 +19,9 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A blob the write relies on was garbage-collected since it was leased.
+    #[error("blob {0} was collected")]
+    BlobGone(String),
 }
 
 fn conflict_or(e: sqlx::Error) -> DbError {
@@ -287,12 +290,7 @@ impl Db {
         if existing != v.kind {
             return Ok(Inserted::KindMismatch { existing });
         }
-        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(v.digest)
-            .bind(v.size)
-            .bind(v.now)
-            .execute(&mut *tx)
-            .await?;
+        Self::touch_blob_in(&mut tx, v.digest, v.now).await?;
         sqlx::query(&format!(
             "INSERT INTO versions ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12)"
         ))
@@ -351,6 +349,25 @@ impl Db {
         Self::write_latest(&mut tx, v.namespace, v.name, &versions).await?;
         tx.commit().await?;
         Ok(Inserted::Done { claimed })
+    }
+
+    /// Refreshes a leased blob's row inside a transaction that is about to rely on it;
+    /// `BlobGone` when the collector removed it since the lease.
+    pub(crate) async fn touch_blob_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        digest: &str,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let touched = sqlx::query("UPDATE blobs SET touched_at = $2 WHERE digest = $1")
+            .bind(digest)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if touched == 0 {
+            return Err(DbError::BlobGone(digest.to_owned()));
+        }
+        Ok(())
     }
 
     /// (version, yanked, description) of every version of a package.

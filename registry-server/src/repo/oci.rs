@@ -77,6 +77,9 @@ impl Db {
                 .execute(&mut **tx)
                 .await?;
         }
+        for digest in m.links.iter().chain(std::iter::once(&r.digest)) {
+            Self::touch_blob_in(tx, digest, now).await?;
+        }
         for digest in &m.links {
             sqlx::query("INSERT INTO oci_blob_links (repository, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(&r.repository)
@@ -359,3 +362,95 @@ impl Db {
         Ok(row.try_get("value")?)
     }
 }
+
+impl Db {
+    /// Takes a lease on a blob: creates its row or refreshes `touched_at`. Writers call
+    /// this *before* making sure the bytes are stored, which is what makes collection safe.
+    pub async fn lease_blob(&self, digest: &str, size: i64, now: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (digest) DO UPDATE SET touched_at = $3",
+        )
+        .bind(digest)
+        .bind(size)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Blobs untouched since `cutoff` that no version, manifest or manifest reference uses.
+    pub async fn garbage_candidates(&self, cutoff: i64) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT digest FROM blobs b WHERE {UNUSED} ORDER BY digest"
+        ))
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("digest"))
+            .collect::<Result<_, _>>()
+            .map_err(DbError::from)
+    }
+
+    /// Removes a blob's row and repository links if it is still unused and untouched
+    /// since `cutoff`; true when it was removed (its bytes may then go).
+    pub async fn forget_blob(&self, digest: &str, cutoff: i64) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query(&format!("DELETE FROM blobs WHERE digest = $2 AND digest IN (SELECT b.digest FROM blobs b WHERE {UNUSED})"))
+            .bind(cutoff)
+            .bind(digest)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if removed {
+            sqlx::query("DELETE FROM oci_blob_links WHERE digest = $1")
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Whether a blob has a row (someone leased it).
+    pub async fn blob_known(&self, digest: &str) -> Result<bool, DbError> {
+        Ok(sqlx::query("SELECT 1 FROM blobs WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Uploads not written to since `cutoff`.
+    pub async fn stale_uploads(&self, cutoff: i64) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query("SELECT id FROM oci_uploads WHERE updated_at < $1")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(DbError::from)
+    }
+
+    /// Removes an upload if it is still stale; true when removed.
+    pub async fn expire_upload(&self, id: &str, cutoff: i64) -> Result<bool, DbError> {
+        Ok(
+            sqlx::query("DELETE FROM oci_uploads WHERE id = $1 AND updated_at < $2")
+                .bind(id)
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                > 0,
+        )
+    }
+}
+
+/// The condition for a blob (aliased `b`, cutoff bound as `$1`) to be garbage.
+const UNUSED: &str = "b.touched_at < $1 \
+    AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.digest = b.digest) \
+    AND NOT EXISTS (SELECT 1 FROM oci_manifests m WHERE m.digest = b.digest) \
+    AND NOT EXISTS (SELECT 1 FROM oci_manifest_refs r WHERE r.reference = b.digest)";
