@@ -21,6 +21,7 @@ struct Cli {
 enum Command {
     Serve(commands::serve::Args),
     Compose(commands::compose::Args),
+    Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
 }
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(args.run()),
         Command::Compose(args) => runtime.block_on(args.run()),
+        Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };
     match result {

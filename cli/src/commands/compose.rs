@@ -155,3 +155,93 @@ impl Args {
         Ok(())
     }
 }
+
+/// Re-resolve every requirement of a deploy manifest to the highest matching version
+/// and rewrite wharf.lock (the next `wharf compose` uses it).
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  wharf update\n  wharf update -m deploy/wharf.toml --json")]
+pub struct UpdateArgs {
+    /// The deploy manifest.
+    #[arg(short, long, default_value = "wharf.toml")]
+    manifest: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `(package, requirement) -> version` of every entry of a lock.
+fn pinned(lock: &Lock) -> std::collections::BTreeMap<(String, String), String> {
+    lock.packages
+        .iter()
+        .flat_map(|p| {
+            p.versions.iter().map(move |v| {
+                (
+                    (p.name.to_string(), v.requirement.to_string()),
+                    v.version.to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+impl UpdateArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.manifest)
+            .with_context(|| format!("reading {}", self.manifest.display()))?;
+        let manifest: Manifest = text
+            .parse()
+            .with_context(|| format!("in {}", self.manifest.display()))?;
+        let lock_path = self
+            .manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("wharf.lock");
+        let before: Option<Lock> = match std::fs::read_to_string(&lock_path) {
+            Ok(text) => Some(
+                text.parse()
+                    .with_context(|| format!("in {}", lock_path.display()))?,
+            ),
+            Err(_) => None,
+        };
+        let resolver = self.source.resolver()?;
+        let after = wharf_compose::resolve(
+            &manifest,
+            before.as_ref(),
+            resolver.as_ref(),
+            LockMode::Update,
+        )
+        .await?;
+        std::fs::write(&lock_path, after.to_string())
+            .with_context(|| format!("writing {}", lock_path.display()))?;
+        let old = before.as_ref().map(pinned).unwrap_or_default();
+        let changes: Vec<serde_json::Value> = pinned(&after)
+            .into_iter()
+            .filter(|(key, version)| old.get(key) != Some(version))
+            .map(|((package, requirement), version)| {
+                serde_json::json!({"package": package, "requirement": requirement, "from": old.get(&(package.clone(), requirement.clone())), "to": version})
+            })
+            .collect();
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&changes)?);
+        } else if changes.is_empty() {
+            eprintln!("    Locking nothing new: every requirement is at its highest version");
+        } else {
+            for c in &changes {
+                let from = c["from"]
+                    .as_str()
+                    .map(|f| format!("v{f} -> "))
+                    .unwrap_or_default();
+                eprintln!(
+                    "   Updating {} {} {from}v{}",
+                    c["package"].as_str().unwrap_or_default(),
+                    c["requirement"].as_str().unwrap_or_default(),
+                    c["to"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    }
+}
