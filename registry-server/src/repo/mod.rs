@@ -132,6 +132,21 @@ pub struct ItemUse {
     pub yanked: bool,
 }
 
+impl ItemUse {
+    /// Reads the columns namespace, name, version, kind, item, item_version, yanked.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            namespace: row.try_get("namespace")?,
+            name: row.try_get("name")?,
+            version: row.try_get("version")?,
+            kind: row.try_get("kind")?,
+            item: row.try_get("item")?,
+            item_version: row.try_get("item_version")?,
+            yanked: row.try_get::<i64, _>("yanked")? != 0,
+        })
+    }
+}
+
 /// A version to insert, with everything found in it.
 pub struct NewVersion<'a> {
     pub namespace: &'a str,
@@ -628,20 +643,10 @@ impl Db {
         .bind(item)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ItemUse {
-                    namespace: r.try_get("namespace")?,
-                    name: r.try_get("name")?,
-                    version: r.try_get("version")?,
-                    kind: r.try_get("kind")?,
-                    item: r.try_get("item")?,
-                    item_version: r.try_get("item_version")?,
-                    yanked: r.try_get::<i64, _>("yanked")? != 0,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        Ok(rows
+            .iter()
+            .map(ItemUse::from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     /// Versions that declare a dependency on the package `dependency`, as item uses.
@@ -650,7 +655,7 @@ impl Db {
         dependency: &str,
     ) -> Result<Vec<ItemUse>, DbError> {
         let rows = sqlx::query(
-            "SELECT d.namespace, d.name, d.version, p.kind, d.dependency, d.dependency_version, v.yanked \
+            "SELECT d.namespace, d.name, d.version, p.kind, d.dependency AS item, d.dependency_version AS item_version, v.yanked \
              FROM version_dependencies d \
              JOIN versions v ON v.namespace = d.namespace AND v.name = d.name AND v.version = d.version \
              JOIN packages p ON p.namespace = d.namespace AND p.name = d.name \
@@ -659,20 +664,10 @@ impl Db {
         .bind(dependency)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ItemUse {
-                    namespace: r.try_get("namespace")?,
-                    name: r.try_get("name")?,
-                    version: r.try_get("version")?,
-                    kind: r.try_get("kind")?,
-                    item: r.try_get("dependency")?,
-                    item_version: r.try_get("dependency_version")?,
-                    yanked: r.try_get::<i64, _>("yanked")? != 0,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        Ok(rows
+            .iter()
+            .map(ItemUse::from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     pub async fn namespace_exists(&self, namespace: &str) -> Result<bool, DbError> {
