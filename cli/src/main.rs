@@ -26,6 +26,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output goes
+    // away (`wharf components --json | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // Logs go to stderr: human-readable by default, one JSON object per line with
     // WHARF_LOG_FORMAT=json; WHARF_LOG filters (`debug`, `wharf_registry=trace`, ...).
