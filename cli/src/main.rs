@@ -2,6 +2,7 @@
 //! its own module under `commands/`; `main` only parses and dispatches.
 
 mod commands;
+mod host;
 mod output;
 
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Up(commands::up::Args),
     Serve(commands::serve::Args),
     Compose(commands::compose::Args),
     Update(commands::compose::UpdateArgs),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let result = match cli.command {
+        Command::Up(args) => runtime.block_on(args.run()),
         Command::Serve(args) => runtime.block_on(args.run()),
         Command::Compose(args) => runtime.block_on(args.run()),
         Command::Update(args) => runtime.block_on(args.run()),

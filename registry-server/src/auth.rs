@@ -128,11 +128,13 @@ pub fn secret_from_header(value: &str) -> Option<String> {
     None
 }
 
-/// Prefix of the short-lived bearer tokens `/v2/token` hands out.
-const BEARER_PREFIX: &str = "wharfoci.";
+/// The header of the short-lived bearer tokens `/v2/token` hands out, base64url:
+/// `{"alg":"HS256","typ":"JWT"}`.
+const BEARER_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-/// A short-lived bearer token: `wharfoci.<payload>.<hmac>`, the payload naming the API
-/// token it stands for (so that revoking that token revokes this one) and its expiry.
+/// A short-lived bearer token: an HS256 JWT (so that OCI clients can read its expiry
+/// and cache it), whose claims name the API token it stands for (so that revoking that
+/// token revokes this one).
 pub fn sign_bearer(key: &[u8], principal: Option<&Principal>, expires: i64) -> String {
     use base64::Engine as _;
     let payload = serde_json::json!({
@@ -142,8 +144,9 @@ pub fn sign_bearer(key: &[u8], principal: Option<&Principal>, expires: i64) -> S
         "exp": expires,
     });
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
-    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(key, &payload));
-    format!("{BEARER_PREFIX}{payload}.{mac}")
+    let signed = format!("{BEARER_HEADER}.{payload}");
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(key, &signed));
+    format!("{signed}.{mac}")
 }
 
 fn mac(key: &[u8], payload: &str) -> Vec<u8> {
@@ -160,14 +163,17 @@ async fn principal_for_bearer(
     token: &str,
 ) -> Result<Option<Principal>, ApiError> {
     use base64::Engine as _;
-    let Some((payload, signature)) = token
-        .strip_prefix(BEARER_PREFIX)
-        .and_then(|t| t.split_once('.'))
+    let Some((signed, signature)) = token.rsplit_once('.') else {
+        return Ok(None);
+    };
+    let Some(payload) = signed
+        .strip_prefix(BEARER_HEADER)
+        .and_then(|p| p.strip_prefix('.'))
     else {
         return Ok(None);
     };
     let key = state.token_key().await?;
-    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&key, payload));
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&key, signed));
     if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
         return Ok(None);
     }
@@ -220,7 +226,7 @@ fn principal_of(row: crate::repo::TokenRow) -> Principal {
 }
 
 pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
-    if secret.starts_with(BEARER_PREFIX) {
+    if secret.starts_with(BEARER_HEADER) {
         return principal_for_bearer(state, secret).await;
     }
     if let Some(admin) = &state.config.admin_token

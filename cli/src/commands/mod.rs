@@ -3,3 +3,4 @@
 pub mod components;
 pub mod compose;
 pub mod serve;
+pub mod up;

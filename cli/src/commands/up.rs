@@ -1,0 +1,193 @@
+//! `wharf up`: the whole thing on embedded defaults. Starts the registry (SQLite and
+//! blobs in the data directory), publishes the bundled WIT packages and components
+//! (skipping what is there already), composes the example gateway against the
+//! registry, serves it, and prints the URLs and a `curl` line that answers 200.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use wharf_compose::{Cache, Lock, LockMode, Manifest, OciResolver, RegistryConfig};
+use wharf_registry::auth::{Principal, Scope};
+
+use crate::host;
+
+/// The example deploy manifest and its configuration, from `examples/gateway/`.
+const EXAMPLE_MANIFEST: &str = include_str!("../../../examples/gateway/wharf.toml");
+const EXAMPLE_SCHEMA: &str = include_str!("../../../examples/gateway/schema.json");
+const EXAMPLE_TRANSFORM: &str = include_str!("../../../examples/gateway/transform.json");
+
+/// Start the registry, publish the bundled packages, compose and serve the example.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf up\n  wharf up --data-dir /tmp/wharf --registry-listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0"
+)]
+pub struct Args {
+    /// Where the registry's database and blobs, the lock and the deployable live.
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = ".wharf")]
+    data_dir: PathBuf,
+    /// The registry's address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    registry_listen: SocketAddr,
+    /// The gateway's address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    gateway_listen: SocketAddr,
+    /// A deploy manifest to compose instead of the bundled example.
+    #[arg(short, long)]
+    manifest: Option<PathBuf>,
+}
+
+/// A secret kept in the data directory across runs, made on the first one.
+fn secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let secret = wharf_registry::auth::new_secret();
+    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret)
+}
+
+impl Args {
+    pub async fn run(self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let admin = secret(&self.data_dir.join("admin-token"))?;
+        let gateway_secret = secret(&self.data_dir.join("gateway-secret"))?;
+
+        // 1. The registry, on embedded defaults.
+        let mut config = wharf_registry::Config::new(&self.data_dir);
+        config.listen = self.registry_listen;
+        config.admin_token = Some(admin.clone());
+        let server = wharf_registry::Server::bind(config).await?;
+        let registry = server.local_addr();
+        let state = server.state().clone();
+        let (stop_registry, stopped) = tokio::sync::oneshot::channel::<()>();
+        let registry_task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+
+        // 2. The bundled contracts and components; what is there already is skipped.
+        let principal = Principal {
+            user: "admin".into(),
+            scopes: vec![Scope::Admin],
+            namespaces: None,
+            token_id: None,
+        };
+        let (mut published, mut present) = (0, 0);
+        let mut wit: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
+        wit.sort_by_key(|p| {
+            (
+                p.package,
+                semver::Version::parse(p.version).expect("bundled versions are semver"),
+            )
+        });
+        let packages = wit.iter().map(|p| (p.package, p.version, p.bytes)).chain(
+            wharf_bundled::COMPONENTS
+                .iter()
+                .map(|c| (c.package, c.version, c.bytes)),
+        );
+        for (package, version, bytes) in packages {
+            let name: wharf_types::PackageName = package.parse()?;
+            match state
+                .publish(
+                    &principal,
+                    &name,
+                    version,
+                    bytes::Bytes::from_static(bytes),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => published += 1,
+                Err(e) if e.code == "VERSION_EXISTS" => present += 1,
+                Err(e) => {
+                    anyhow::bail!("publishing {package}@{version}: {} ({})", e.message, e.code)
+                }
+            }
+        }
+        eprintln!("   Published {published} packages ({present} were there already)");
+
+        // 3. The example deployable, resolved against the registry over OCI.
+        let (manifest_text, manifest_dir) = match &self.manifest {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
+            None => (EXAMPLE_MANIFEST.to_owned(), self.data_dir.clone()),
+        };
+        let manifest: Manifest = manifest_text.parse()?;
+        let resolver = OciResolver::new(&RegistryConfig {
+            registry: registry.to_string(),
+            insecure_http: true,
+            token: Some(admin.clone()),
+        })?;
+        let lock_path = self.data_dir.join("wharf.lock");
+        let existing: Option<Lock> = std::fs::read_to_string(&lock_path)
+            .ok()
+            .and_then(|t| t.parse().ok());
+        let lock = wharf_compose::resolve(&manifest, existing.as_ref(), &resolver, LockMode::Reuse)
+            .await?;
+        std::fs::write(&lock_path, lock.to_string())?;
+        let cache = Cache::new(self.data_dir.join("cache"));
+        let constituents =
+            wharf_compose::load(&manifest, &manifest_dir, &lock, &resolver, &cache).await?;
+        let deployable = wharf_compose::compose(&manifest, &constituents)?;
+        let output = self
+            .data_dir
+            .join(format!("{}.wasm", manifest.deployable.name.name()));
+        std::fs::write(&output, &deployable)?;
+        eprintln!(
+            "   Composed {} from {} components -> {}",
+            manifest.deployable.name,
+            constituents.len(),
+            output.display()
+        );
+
+        // 4. Serve it, configured through its environment.
+        let env = vec![
+            ("GATEWAY_JWT_SECRET".to_owned(), gateway_secret.clone()),
+            ("GATEWAY_JWT_AUDIENCE".to_owned(), "wharf-demo".to_owned()),
+            ("GATEWAY_SCHEMA".to_owned(), EXAMPLE_SCHEMA.to_owned()),
+            ("GATEWAY_TRANSFORM".to_owned(), EXAMPLE_TRANSFORM.to_owned()),
+        ];
+        let served = host::Served::new(&deployable, env)?;
+        let listener = host::bind(self.gateway_listen).await?;
+        let gateway = listener.local_addr()?;
+        let gateway_task = tokio::spawn(host::serve(listener, served));
+
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+            + 3600;
+        let claims = serde_json::json!({"sub": "demo", "aud": "wharf-demo", "exp": expires});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(gateway_secret.as_bytes()),
+        )?;
+        println!("ready");
+        println!("  registry  http://{registry}  (try http://{registry}/api/v1/packages)");
+        println!("  gateway   http://{gateway}/v1/ingest");
+        println!(
+            "  admin token in {}",
+            self.data_dir.join("admin-token").display()
+        );
+        println!();
+        println!(
+            "curl -s --compressed -H 'authorization: Bearer {token}' -H 'content-type: application/json' -d '{{\"event\": \"signed  up\", \"user\": {{\"id\": 7, \"email\": \"ann@example.com\"}}}}' http://{gateway}/v1/ingest"
+        );
+
+        crate::commands::serve::shutdown_signal().await;
+        gateway_task.abort();
+        let _ = stop_registry.send(());
+        registry_task.await??;
+        Ok(())
+    }
+}

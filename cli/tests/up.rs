@@ -1,0 +1,108 @@
+//! `wharf up` as the README runs it: it reaches "ready", the `curl` line it prints
+//! answers 200 with the transformed body, it stops cleanly on SIGTERM, and a second
+//! run on the same data directory republishes nothing and is ready again.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Up {
+    child: Child,
+    token: String,
+    url: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn up(data_dir: &std::path::Path) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "up",
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("WHARF_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut ready = false;
+    loop {
+        let line = lines.next().expect("wharf up printed a curl line").unwrap();
+        ready |= line == "ready";
+        if let Some(rest) = line.strip_prefix("curl ") {
+            assert!(ready, "`ready` comes before the curl line");
+            let token = rest
+                .split("Bearer ")
+                .nth(1)
+                .unwrap()
+                .split('\'')
+                .next()
+                .unwrap()
+                .to_owned();
+            let url = rest.rsplit(' ').next().unwrap().to_owned();
+            return Up {
+                child,
+                token,
+                url,
+                stderr,
+            };
+        }
+    }
+}
+
+impl Up {
+    async fn ingest(&self) -> (u16, String) {
+        let reply = reqwest::Client::new()
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(r#"{"event": "signed  up", "user": {"id": 7, "email": "ann@example.com"}}"#)
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.text().await.unwrap())
+    }
+
+    fn stop(mut self) -> String {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(
+            self.child.wait().unwrap().success(),
+            "a clean exit on SIGTERM"
+        );
+        self.stderr.join().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = up(dir.path());
+    let (status, body) = first.ingest().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        r#"{"event":"signed up","user":{"email":"[redacted]","id":7}}"#
+    );
+    let log = first.stop();
+    assert!(
+        log.contains("Published 13 packages (0 were there already)"),
+        "{log}"
+    );
+
+    let second = up(dir.path());
+    assert_eq!(second.ingest().await.0, 200);
+    let log = second.stop();
+    assert!(
+        log.contains("Published 0 packages (13 were there already)"),
+        "{log}"
+    );
+}
