@@ -110,7 +110,7 @@ impl Caller {
 }
 
 /// The secret in `Authorization: Bearer <t>` or, for OCI clients, `Basic` with the
-/// token as the password (any user name).
+/// token as the password (any user name), or as the user name with no password.
 pub fn secret_from_header(value: &str) -> Option<String> {
     let (scheme, rest) = value.trim().split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
@@ -122,8 +122,9 @@ pub fn secret_from_header(value: &str) -> Option<String> {
             .decode(rest.trim())
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
-        let (_, password) = text.split_once(':')?;
-        return Some(password.to_owned());
+        // Some clients send the token as the user name with no password.
+        let (user, password) = text.split_once(':')?;
+        return Some(if password.is_empty() { user } else { password }.to_owned());
     }
     None
 }

@@ -116,9 +116,8 @@ struct TokenQuery {
     scope: Option<String>,
 }
 
-/// `GET /v2/token`: Basic `user:<api token>` (or the token as user name with any
-/// password) for a short-lived bearer token; anonymous callers get a read-only one when
-/// reads are public.
+/// `GET /v2/token`: Basic `user:<api token>` (or an API token as Bearer) for a
+/// short-lived bearer token; anonymous callers get a read-only one when reads are public.
 async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -127,7 +126,7 @@ async fn token(
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(basic_secret);
+        .and_then(crate::auth::secret_from_header);
     let principal = match secret {
         Some(secret) => match crate::auth::principal_for(&state, &secret).await {
             Ok(Some(p)) => Some(p),
@@ -157,26 +156,6 @@ async fn token(
     let bearer = crate::auth::sign_bearer(&key, principal.as_ref(), expires);
     axum::Json(json!({"token": bearer, "access_token": bearer, "expires_in": TOKEN_SECONDS}))
         .into_response()
-}
-
-/// Basic credentials: the password is the API token; a bare token as the user name
-/// (some clients send `token:`) works too.
-fn basic_secret(value: &str) -> Option<String> {
-    use base64::Engine as _;
-    let encoded = value
-        .trim()
-        .strip_prefix("Basic ")
-        .or_else(|| value.trim().strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some(if password.is_empty() {
-        user.to_owned()
-    } else {
-        password.to_owned()
-    })
 }
 
 /// What a `/v2/<name>/...` path asks for.
