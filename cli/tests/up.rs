@@ -12,6 +12,8 @@ struct Up {
     stderr: std::thread::JoinHandle<String>,
 }
 
+// The child is waited for in `Up::stop`.
+#[allow(clippy::zombie_processes)]
 fn up(data_dir: &std::path::Path) -> Up {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args([

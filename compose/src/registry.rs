@@ -161,14 +161,7 @@ impl Resolver for OciResolver {
             })
             .await
             .map_err(|e| ResolveError::Backend(e.into()))?;
-        let actual = Digest::compute(digest.algorithm(), &bytes);
-        if actual != *digest {
-            return Err(ResolveError::DigestMismatch {
-                what: format!("{package}@{version}"),
-                expected: digest.clone(),
-                actual,
-            });
-        }
+        crate::resolve::check_digest(&format!("{package}@{version}"), digest, &bytes)?;
         Ok(bytes)
     }
 

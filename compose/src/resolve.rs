@@ -290,7 +290,7 @@ pub(crate) fn check_digest(
     expected: &Digest,
     bytes: &[u8],
 ) -> Result<(), ResolveError> {
-    let actual = Digest::of(bytes);
+    let actual = Digest::compute(expected.algorithm(), bytes);
     if &actual == expected {
         Ok(())
     } else {

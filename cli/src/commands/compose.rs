@@ -76,27 +76,30 @@ impl SourceArgs {
     }
 }
 
+/// The manifest at `path`, the folder it is in, and that folder's `wharf.lock` with
+/// what it holds (None when there is none yet).
+fn read_manifest(path: &Path) -> anyhow::Result<(Manifest, PathBuf, PathBuf, Option<Lock>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let manifest: Manifest = text
+        .parse()
+        .with_context(|| format!("in {}", path.display()))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let lock_path = dir.join("wharf.lock");
+    let lock = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => Some(
+            text.parse()
+                .with_context(|| format!("in {}", lock_path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", lock_path.display())),
+    };
+    Ok((manifest, dir, lock_path, lock))
+}
+
 impl Args {
     pub async fn run(self) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(&self.manifest)
-            .with_context(|| format!("reading {}", self.manifest.display()))?;
-        let manifest: Manifest = text
-            .parse()
-            .with_context(|| format!("in {}", self.manifest.display()))?;
-        let dir = self
-            .manifest
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let lock_path = dir.join("wharf.lock");
-        let existing: Option<Lock> = match std::fs::read_to_string(&lock_path) {
-            Ok(text) => Some(
-                text.parse()
-                    .with_context(|| format!("in {}", lock_path.display()))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", lock_path.display())),
-        };
+        let (manifest, dir, lock_path, existing) = read_manifest(&self.manifest)?;
         let mode = if self.locked {
             LockMode::Locked
         } else {
@@ -188,24 +191,7 @@ fn pinned(lock: &Lock) -> std::collections::BTreeMap<(String, String), String> {
 
 impl UpdateArgs {
     pub async fn run(self) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(&self.manifest)
-            .with_context(|| format!("reading {}", self.manifest.display()))?;
-        let manifest: Manifest = text
-            .parse()
-            .with_context(|| format!("in {}", self.manifest.display()))?;
-        let lock_path = self
-            .manifest
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
-            .join("wharf.lock");
-        let before: Option<Lock> = match std::fs::read_to_string(&lock_path) {
-            Ok(text) => Some(
-                text.parse()
-                    .with_context(|| format!("in {}", lock_path.display()))?,
-            ),
-            Err(_) => None,
-        };
+        let (manifest, _, lock_path, before) = read_manifest(&self.manifest)?;
         let resolver = self.source.resolver()?;
         let after = wharf_compose::resolve(
             &manifest,
