@@ -1,6 +1,7 @@
 //! `wharf`: the command line of the Wharf registry and composer. Each command lives in
 //! its own module under `commands/`; `main` only parses and dispatches.
 
+mod client;
 mod commands;
 mod host;
 mod output;
@@ -23,6 +24,11 @@ enum Command {
     Up(commands::up::Args),
     Serve(commands::serve::Args),
     Compose(commands::compose::Args),
+    Search(commands::packages::SearchArgs),
+    Info(commands::packages::InfoArgs),
+    Pull(commands::packages::PullArgs),
+    Publish(commands::packages::PublishArgs),
+    Yank(commands::packages::YankArgs),
     Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
 }
@@ -52,6 +58,11 @@ fn main() -> ExitCode {
         Command::Up(args) => runtime.block_on(args.run()),
         Command::Serve(args) => runtime.block_on(args.run()),
         Command::Compose(args) => runtime.block_on(args.run()),
+        Command::Search(args) => runtime.block_on(args.run()),
+        Command::Info(args) => runtime.block_on(args.run()),
+        Command::Pull(args) => runtime.block_on(args.run()),
+        Command::Publish(args) => runtime.block_on(args.run()),
+        Command::Yank(args) => runtime.block_on(args.run()),
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };
@@ -61,5 +72,14 @@ fn main() -> ExitCode {
             output::error(&err);
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

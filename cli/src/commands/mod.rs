@@ -2,5 +2,6 @@
 
 pub mod components;
 pub mod compose;
+pub mod packages;
 pub mod serve;
 pub mod up;

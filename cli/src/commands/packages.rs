@@ -1,0 +1,447 @@
+//! The commands that talk to a registry's JSON API: `search`, `info`, `pull`,
+//! `publish`, `yank` and `unyank`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::client::{Client, RegistryArgs, package_path};
+use crate::output;
+
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Split `ns:name@req` into the name and the requirement (`*` when absent).
+fn name_and_requirement(spec: &str) -> (&str, &str) {
+    spec.split_once('@').unwrap_or((spec, "*"))
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._:/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Search the registry by name and description.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf search gzip\n  wharf search --implements wharf:compression/codec@1\n  wharf search json --kind component --json"
+)]
+pub struct SearchArgs {
+    /// Text to find in names and descriptions.
+    #[arg(default_value = "")]
+    query: String,
+    /// Only components exporting this interface, e.g. `wharf:compression/codec@1`.
+    #[arg(long)]
+    implements: Option<String>,
+    /// `wit` or `component`.
+    #[arg(long)]
+    kind: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SearchArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut path = format!("/api/v1/packages?q={}&per_page=100", encode(&self.query));
+        if let Some(i) = &self.implements {
+            path.push_str(&format!("&implements={}", encode(i)));
+        }
+        if let Some(k) = &self.kind {
+            path.push_str(&format!("&kind={}", encode(k)));
+        }
+        let found = Client::new(&self.registry).get_json(&path).await?;
+        if self.json {
+            return print_json(&found);
+        }
+        for p in found["packages"].as_array().into_iter().flatten() {
+            println!(
+                "{:<32} {:<10} {:<9} {}",
+                p["name"].as_str().unwrap_or(""),
+                p["latest"].as_str().unwrap_or("-"),
+                p["kind"].as_str().unwrap_or(""),
+                p["description"].as_str().unwrap_or("")
+            );
+        }
+        eprintln!("{} found", found["total"]);
+        Ok(())
+    }
+}
+
+/// Show a package (versions, WIT, imports and exports, implementors, dependents) or a
+/// local `.wasm` file (imports, exports and, for a deployable, its provenance).
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf info wharf:compression\n  wharf info wharf:flate@1.1.0 --json\n  wharf info ./edge.wasm"
+)]
+pub struct InfoArgs {
+    /// `ns:name`, `ns:name@version`, or a path to a `.wasm` file.
+    target: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl InfoArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let file = Path::new(&self.target);
+        if self.target.ends_with(".wasm") || file.exists() {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let provenance = wharf_compose::provenance(&bytes);
+            let info = json!({
+                "file": self.target,
+                "size": bytes.len(),
+                "digest": wharf_types::Digest::of(&bytes).to_string(),
+                "imports": wharf_compose::imports(&bytes)?,
+                "exports": wharf_compose::exports(&bytes)?,
+                "provenance": provenance.as_ref().map(serde_json::to_value).transpose()?,
+            });
+            if self.json {
+                return print_json(&info);
+            }
+            println!(
+                "{}  {}  {}",
+                self.target,
+                output::size(bytes.len() as u64),
+                info["digest"].as_str().unwrap_or("")
+            );
+            for (title, key) in [("exports", "exports"), ("imports", "imports")] {
+                println!("{title}:");
+                for item in info[key].as_array().into_iter().flatten() {
+                    println!("  {}", item.as_str().unwrap_or(""));
+                }
+            }
+            if let Some(p) = provenance {
+                println!("deployable {}@{}, made of:", p.name, p.version);
+                for c in p.constituents {
+                    let what = c
+                        .package
+                        .map(|p| p.to_string())
+                        .or(c.source)
+                        .unwrap_or_default();
+                    let version = c.version.map(|v| format!("@{v}")).unwrap_or_default();
+                    println!("  {:<36} {what}{version} {}", c.key, c.digest);
+                }
+            }
+            return Ok(());
+        }
+        let client = Client::new(&self.registry);
+        let (spec, version) = match self.target.split_once('@') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (self.target.as_str(), None),
+        };
+        let (name, path) = package_path(spec)?;
+        let package = client.get_json(&format!("/api/v1/packages/{path}")).await?;
+        let version = version
+            .or_else(|| package["latest"].as_str().map(str::to_owned))
+            .context("the package has no versions to show")?;
+        let detail = client
+            .get_json(&format!(
+                "/api/v1/packages/{path}/versions/{}",
+                encode(&version)
+            ))
+            .await?;
+        let implementors = if package["kind"] == "wit" {
+            Some(
+                client
+                    .get_json(&format!("/api/v1/implementors?interface={name}"))
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let dependents = client
+            .get_json(&format!("/api/v1/dependents?package={name}"))
+            .await?;
+        let info = json!({"package": package, "version": detail, "implementors": implementors, "dependents": dependents});
+        if self.json {
+            return print_json(&info);
+        }
+        println!(
+            "{name}  ({}, latest {})",
+            package["kind"].as_str().unwrap_or(""),
+            package["latest"].as_str().unwrap_or("-")
+        );
+        if let Some(d) = package["description"].as_str() {
+            println!("{d}");
+        }
+        let versions: Vec<&str> = package["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["version"].as_str())
+            .collect();
+        println!("versions: {}", versions.join(", "));
+        println!(
+            "{version}: {} {}{}",
+            output::size(detail["size"].as_u64().unwrap_or(0)),
+            detail["digest"].as_str().unwrap_or(""),
+            if detail["yanked"] == true {
+                " (yanked)"
+            } else {
+                ""
+            }
+        );
+        for (title, key) in [("exports", "exports"), ("imports", "imports")] {
+            let items: Vec<&str> = detail[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["name"].as_str())
+                .collect();
+            if !items.is_empty() {
+                println!("{title}:\n  {}", items.join("\n  "));
+            }
+        }
+        for (title, list) in [
+            ("implementors", info["implementors"].clone()),
+            ("dependents", dependents),
+        ] {
+            let names: Vec<String> = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    format!(
+                        "{}@{}",
+                        p["name"].as_str().unwrap_or(""),
+                        p["version"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            if !names.is_empty() {
+                println!("{title}: {}", names.join(", "));
+            }
+        }
+        println!("\n{}", detail["wit"].as_str().unwrap_or(""));
+        Ok(())
+    }
+}
+
+/// Download a package: the highest version matching a requirement, digest-checked.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf pull wharf:flate\n  wharf pull 'wharf:flate@^1.1' -o ./flate.wasm\n  wharf pull wharf:compression@1.0.0      # a WIT package: writes compression.wit"
+)]
+pub struct PullArgs {
+    /// `ns:name` or `ns:name@requirement`.
+    package: String,
+    /// Where to write (default: `<name>.wasm`, or `<name>.wit` with the WIT text for a
+    /// WIT package).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl PullArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let client = Client::new(&self.registry);
+        let (spec, requirement) = name_and_requirement(&self.package);
+        let (name, path) = package_path(spec)?;
+        let resolved = client
+            .get_json(&format!(
+                "/api/v1/packages/{path}/resolve?requirement={}",
+                encode(requirement)
+            ))
+            .await?;
+        let version = resolved["version"]
+            .as_str()
+            .context("the registry answered no version")?;
+        let digest: wharf_types::Digest = resolved["digest"]
+            .as_str()
+            .context("the registry answered no digest")?
+            .parse()?;
+        let bytes = client
+            .get_bytes(&format!(
+                "/api/v1/packages/{path}/versions/{}/content",
+                encode(version)
+            ))
+            .await?;
+        anyhow::ensure!(
+            digest.matches(&bytes),
+            "the download does not match its digest {digest}; nothing was written"
+        );
+        let wit_text = resolved["kind"] == "wit";
+        let output = self.output.unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "{}.{}",
+                name.name(),
+                if wit_text { "wit" } else { "wasm" }
+            ))
+        });
+        if wit_text && output.extension().is_some_and(|e| e == "wit") {
+            let detail = client
+                .get_json(&format!(
+                    "/api/v1/packages/{path}/versions/{}",
+                    encode(version)
+                ))
+                .await?;
+            std::fs::write(&output, detail["wit"].as_str().unwrap_or_default())?;
+        } else {
+            std::fs::write(&output, &bytes)?;
+        }
+        if self.json {
+            return print_json(
+                &json!({"package": name.to_string(), "version": version, "digest": digest.to_string(), "output": output.display().to_string()}),
+            );
+        }
+        eprintln!(
+            "     Pulled {name}@{version} ({}) -> {}",
+            output::size(bytes.len() as u64),
+            output.display()
+        );
+        Ok(())
+    }
+}
+
+/// Publish a component or a binary WIT package.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf publish flate.wasm                          # name and version from the component's metadata\n  wharf publish compression.wasm                    # a WIT package names itself\n  wharf publish app.wasm --package acme:app@1.2.0 --dry-run"
+)]
+pub struct PublishArgs {
+    /// The `.wasm` file: a component or a binary-encoded WIT package.
+    path: PathBuf,
+    /// `ns:name@version` to publish as (default: the WIT package line, or the
+    /// component's wasm-metadata name and version), as `wkg publish --package`.
+    #[arg(long)]
+    package: Option<String>,
+    /// Show what would be published and stop.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl PublishArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let bytes = std::fs::read(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let (embedded_name, embedded_version) = embedded_identity(&bytes);
+        let (given_name, given_version) = match self.package.as_deref().map(|p| p.split_once('@')) {
+            Some(Some((n, v))) => (Some(n.to_owned()), Some(v.to_owned())),
+            Some(None) => anyhow::bail!("--package takes `ns:name@version`"),
+            None => (None, None),
+        };
+        let name = given_name
+            .or(embedded_name)
+            .context("the file names no package: give --package ns:name@version")?;
+        let version = given_version
+            .or(embedded_version)
+            .context("the file carries no version: give --package ns:name@version")?;
+        let (name, path) = package_path(&name)?;
+        let imports = wharf_compose::imports(&bytes).unwrap_or_default();
+        let exports = wharf_compose::exports(&bytes).unwrap_or_default();
+        if !self.json {
+            eprintln!(
+                "  Publishing {name}@{version} ({})",
+                output::size(bytes.len() as u64)
+            );
+            for e in &exports {
+                eprintln!("     exports {e}");
+            }
+            for i in &imports {
+                eprintln!("     imports {i}");
+            }
+        }
+        if self.dry_run {
+            if self.json {
+                print_json(
+                    &json!({"package": name.to_string(), "version": version, "imports": imports, "exports": exports, "dry_run": true}),
+                )?;
+            }
+            return Ok(());
+        }
+        let published = Client::new(&self.registry)
+            .put(
+                &format!("/api/v1/packages/{path}/versions/{}", encode(&version)),
+                bytes,
+            )
+            .await?;
+        let published: Value = serde_json::from_slice(&published)?;
+        if self.json {
+            return print_json(&published);
+        }
+        eprintln!(
+            "   Published {name}@{version} {}",
+            published["digest"].as_str().unwrap_or("")
+        );
+        Ok(())
+    }
+}
+
+/// The name and version a package carries: a WIT package's package line, or a
+/// component's wasm-metadata name and version.
+fn embedded_identity(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    if let Ok(wit_component::DecodedWasm::WitPackage(resolve, id)) = wit_component::decode(bytes) {
+        let name = &resolve.packages[id].name;
+        return (
+            Some(format!("{}:{}", name.namespace, name.name)),
+            name.version.as_ref().map(ToString::to_string),
+        );
+    }
+    match wasm_metadata::Payload::from_binary(bytes) {
+        Ok(payload) => {
+            let m = payload.metadata();
+            (m.name.clone(), m.version.as_ref().map(|v| v.to_string()))
+        }
+        Err(_) => (None, None),
+    }
+}
+
+/// Yank a version: it leaves resolution and listings, and stays downloadable.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf yank wharf:flate@1.1.0\n  wharf yank --undo wharf:flate@1.1.0"
+)]
+pub struct YankArgs {
+    /// `ns:name@version`.
+    package: String,
+    /// Unyank instead.
+    #[arg(long)]
+    undo: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl YankArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let (spec, version) = self
+            .package
+            .split_once('@')
+            .context("give the version to yank: `ns:name@version`")?;
+        let (name, path) = package_path(spec)?;
+        let client = Client::new(&self.registry);
+        let uri = format!("/api/v1/packages/{path}/versions/{}/yank", encode(version));
+        if self.undo {
+            client.delete(&uri).await?;
+            eprintln!("   Unyanked {name}@{version}");
+        } else {
+            client.put(&uri, Vec::new()).await?;
+            eprintln!("     Yanked {name}@{version}");
+        }
+        Ok(())
+    }
+}

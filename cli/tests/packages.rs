@@ -1,0 +1,250 @@
+//! `publish`, `search`, `info`, `pull` and `yank` with the real binary against a real
+//! `wharf serve`, as a user runs them; JSON shapes and the error paths included.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+struct Server {
+    child: Child,
+    registry: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            "admin-secret",
+            "--data-dir",
+        ])
+        .arg(dir.join("registry"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let registry = line.trim().rsplit(' ').next().unwrap().to_owned();
+    Server { child, registry }
+}
+
+fn wharf(dir: &Path, server: &Server, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("WHARF_REGISTRY", &server.registry)
+        .env_remove("WHARF_TOKEN");
+    if let Some(token) = token {
+        command.env("WHARF_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn publish_search_info_pull_and_yank() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let flate = wharf_bundled::component("flate").unwrap();
+    std::fs::write(dir.path().join("flate.wasm"), flate.bytes).unwrap();
+    std::fs::write(
+        dir.path().join("compression.wasm"),
+        wharf_bundled::wit_package("wharf:compression", "1.0.0")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+
+    // Without a token the registry refuses, and the CLI says what to do.
+    let refused = wharf(dir.path(), &server, None, &["publish", "flate.wasm"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("UNAUTHORIZED") && stderr(&refused).contains("WHARF_TOKEN"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // A dry run shows the exports and uploads nothing; names come from the package.
+    let dry = json(&wharf(
+        dir.path(),
+        &server,
+        Some("admin-secret"),
+        &["publish", "flate.wasm", "--dry-run", "--json"],
+    ));
+    assert_eq!(
+        (dry["package"].as_str(), dry["version"].as_str()),
+        (Some("wharf:flate"), Some("1.1.0"))
+    );
+    assert!(
+        dry["exports"]
+            .to_string()
+            .contains("wharf:compression/codec@1.1.0")
+    );
+    let published = json(&wharf(
+        dir.path(),
+        &server,
+        Some("admin-secret"),
+        &["publish", "flate.wasm", "--json"],
+    ));
+    assert_eq!(
+        published["digest"],
+        wharf_types::Digest::of(flate.bytes).to_string()
+    );
+    let contract = json(&wharf(
+        dir.path(),
+        &server,
+        Some("admin-secret"),
+        &["publish", "compression.wasm", "--json"],
+    ));
+    assert_eq!(
+        (contract["name"].as_str(), contract["kind"].as_str()),
+        (Some("wharf:compression"), Some("wit"))
+    );
+    let again = wharf(
+        dir.path(),
+        &server,
+        Some("admin-secret"),
+        &["publish", "flate.wasm"],
+    );
+    assert!(
+        stderr(&again).contains("VERSION_EXISTS"),
+        "{}",
+        stderr(&again)
+    );
+
+    let found = json(&wharf(
+        dir.path(),
+        &server,
+        None,
+        &["search", "gzip", "--json"],
+    ));
+    assert_eq!(found["packages"][0]["name"], "wharf:flate");
+    let implementing = json(&wharf(
+        dir.path(),
+        &server,
+        None,
+        &[
+            "search",
+            "--implements",
+            "wharf:compression/codec@1",
+            "--json",
+        ],
+    ));
+    assert_eq!(implementing["total"], 1);
+
+    let info = json(&wharf(
+        dir.path(),
+        &server,
+        None,
+        &["info", "wharf:compression", "--json"],
+    ));
+    assert_eq!(info["implementors"][0]["name"], "wharf:flate");
+    assert!(
+        info["version"]["wit"]
+            .as_str()
+            .unwrap()
+            .contains("interface codec")
+    );
+    let text = wharf(dir.path(), &server, None, &["info", "wharf:flate"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("exports:"));
+
+    let pulled = json(&wharf(
+        dir.path(),
+        &server,
+        None,
+        &["pull", "wharf:flate@^1", "-o", "pulled.wasm", "--json"],
+    ));
+    assert_eq!(pulled["version"], "1.1.0");
+    assert_eq!(
+        std::fs::read(dir.path().join("pulled.wasm")).unwrap(),
+        flate.bytes
+    );
+    let wit = wharf(dir.path(), &server, None, &["pull", "wharf:compression"]);
+    assert!(wit.status.success(), "{}", stderr(&wit));
+    assert!(
+        std::fs::read_to_string(dir.path().join("compression.wit"))
+            .unwrap()
+            .contains("package wharf:compression@1.0.0;")
+    );
+
+    // Yanked: out of resolution, with the versions there are in the error.
+    assert!(
+        wharf(
+            dir.path(),
+            &server,
+            Some("admin-secret"),
+            &["yank", "wharf:flate@1.1.0"]
+        )
+        .status
+        .success()
+    );
+    let none = wharf(dir.path(), &server, None, &["pull", "wharf:flate@^1"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr(&none).contains("NO_MATCHING_VERSION"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(
+        wharf(
+            dir.path(),
+            &server,
+            Some("admin-secret"),
+            &["yank", "--undo", "wharf:flate@1.1.0"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        wharf(dir.path(), &server, None, &["pull", "wharf:flate@^1"])
+            .status
+            .success()
+    );
+
+    let unknown = wharf(dir.path(), &server, None, &["info", "wharf:nothing"]);
+    assert!(
+        stderr(&unknown).contains("PACKAGE_UNKNOWN"),
+        "{}",
+        stderr(&unknown)
+    );
+    let bad_name = wharf(dir.path(), &server, None, &["pull", "Not-A-Name"]);
+    assert_eq!(bad_name.status.code(), Some(1));
+    let usage = wharf(dir.path(), &server, None, &["pull"]);
+    assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
+
+    // A local deployable: its provenance.
+    std::fs::write(dir.path().join("plain.wasm"), flate.bytes).unwrap();
+    let local = json(&wharf(
+        dir.path(),
+        &server,
+        None,
+        &["info", "plain.wasm", "--json"],
+    ));
+    assert!(local["provenance"].is_null());
+    assert!(local["exports"].to_string().contains("codec"));
+}
