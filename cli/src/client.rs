@@ -32,7 +32,7 @@ impl Client {
         Self {
             http: reqwest::Client::new(),
             base,
-            token: std::env::var("WHARF_TOKEN").ok().filter(|t| !t.is_empty()),
+            token: crate::config::Config::token_for(&args.registry),
         }
     }
 
@@ -63,7 +63,7 @@ impl Client {
             .map(str::to_owned)
             .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
         let hint = match code {
-            "UNAUTHORIZED" => "\n  hint: set WHARF_TOKEN to an API token",
+            "UNAUTHORIZED" => "\n  hint: `wharf login` with an API token, or set WHARF_TOKEN",
             "DENIED" => "\n  hint: the token lacks the scope, or the namespace belongs to others",
             _ => "",
         };
@@ -103,6 +103,13 @@ impl Client {
                 .body(body),
         )
         .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let bytes = self
+            .send(self.request(reqwest::Method::POST, path).json(body))
+            .await?;
+        Ok(serde_json::from_slice(&bytes)?)
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<bytes::Bytes> {

@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod config;
 mod host;
 mod output;
 
@@ -29,6 +30,11 @@ enum Command {
     Pull(commands::packages::PullArgs),
     Publish(commands::packages::PublishArgs),
     Yank(commands::packages::YankArgs),
+    Login(commands::account::LoginArgs),
+    Logout(commands::account::LogoutArgs),
+    Token(commands::account::TokenArgs),
+    Owner(commands::account::OwnerArgs),
+    Completions(commands::completions::Args),
     Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
 }
@@ -63,6 +69,11 @@ fn main() -> ExitCode {
         Command::Pull(args) => runtime.block_on(args.run()),
         Command::Publish(args) => runtime.block_on(args.run()),
         Command::Yank(args) => runtime.block_on(args.run()),
+        Command::Login(args) => runtime.block_on(args.run()),
+        Command::Logout(args) => runtime.block_on(args.run()),
+        Command::Token(args) => runtime.block_on(args.run()),
+        Command::Owner(args) => runtime.block_on(args.run()),
+        Command::Completions(args) => args.run(),
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };

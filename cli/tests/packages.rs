@@ -248,3 +248,135 @@ fn publish_search_info_pull_and_yank() {
     assert!(local["provenance"].is_null());
     assert!(local["exports"].to_string().contains("codec"));
 }
+
+#[test]
+fn login_tokens_owners_and_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let config = dir.path().join("config/wharf.toml");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .current_dir(dir.path())
+            .args(args)
+            .env("WHARF_REGISTRY", &server.registry)
+            .env("WHARF_CONFIG", &config)
+            .env_remove("WHARF_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+
+    // The admin token, stored by login (from stdin) in a file only its owner reads.
+    assert!(run(&["login"], Some("admin-secret\n")).status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let created = run(
+        &[
+            "token", "create", "ci", "--scope", "publish", "--scope", "owners", "--owner", "alice",
+            "--json",
+        ],
+        None,
+    );
+    let created = json(&created);
+    let alice = created["token_secret"].as_str().unwrap().to_owned();
+    let listed = json(&run(&["token", "list", "--json"], None));
+    assert!(
+        listed.as_array().unwrap().is_empty(),
+        "the admin's own tokens: none"
+    );
+
+    // Alice publishes with her token (WHARF_TOKEN overrides the stored one) and owns acme.
+    std::fs::write(
+        dir.path().join("zip.wasm"),
+        wharf_bundled::component("flate").unwrap().bytes,
+    )
+    .unwrap();
+    let publish = wharf(
+        dir.path(),
+        &server,
+        Some(&alice),
+        &["publish", "zip.wasm", "--package", "acme:zip@1.0.0"],
+    );
+    assert!(publish.status.success(), "{}", stderr(&publish));
+    let owners = |token: &str| {
+        json(&wharf(
+            dir.path(),
+            &server,
+            Some(token),
+            &["owner", "list", "acme", "--json"],
+        ))
+    };
+    assert_eq!(owners(&alice)["owners"], serde_json::json!(["alice"]));
+    assert!(
+        wharf(
+            dir.path(),
+            &server,
+            Some(&alice),
+            &["owner", "add", "acme", "bob"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        owners(&alice)["owners"],
+        serde_json::json!(["alice", "bob"])
+    );
+    let last = wharf(
+        dir.path(),
+        &server,
+        Some(&alice),
+        &["owner", "remove", "acme", "alice"],
+    );
+    assert!(last.status.success());
+    let only = wharf(
+        dir.path(),
+        &server,
+        Some("admin-secret"),
+        &["owner", "remove", "acme", "bob"],
+    );
+    assert!(stderr(&only).contains("LAST_OWNER"), "{}", stderr(&only));
+
+    // Revoked, the token stops working; logout forgets the stored one.
+    let id = created["id"].as_str().unwrap();
+    assert!(run(&["token", "revoke", id], None).status.success());
+    let revoked = wharf(
+        dir.path(),
+        &server,
+        Some(&alice),
+        &["owner", "add", "acme", "carol"],
+    );
+    assert!(
+        stderr(&revoked).contains("UNAUTHORIZED"),
+        "{}",
+        stderr(&revoked)
+    );
+    assert!(run(&["logout"], None).status.success());
+    let anonymous = run(&["token", "list"], None);
+    assert!(
+        stderr(&anonymous).contains("wharf login"),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    let completions = run(&["completions", "bash"], None);
+    assert!(String::from_utf8_lossy(&completions.stdout).contains("wharf"));
+}
