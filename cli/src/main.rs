@@ -35,6 +35,8 @@ enum Command {
     Token(commands::account::TokenArgs),
     Owner(commands::account::OwnerArgs),
     Completions(commands::completions::Args),
+    Init(commands::init::Args),
+    Run(commands::run::Args),
     Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
 }
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
         Command::Token(args) => runtime.block_on(args.run()),
         Command::Owner(args) => runtime.block_on(args.run()),
         Command::Completions(args) => args.run(),
+        Command::Init(args) => args.run(),
+        Command::Run(args) => runtime.block_on(args.run()),
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
     };

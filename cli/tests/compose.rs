@@ -129,3 +129,80 @@ fn compose_locks_and_update_moves_the_lock() {
         String::from_utf8_lossy(&typo.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_then_compose_then_run_serves_the_deployable() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    for (crate_name, version) in [
+        ("gateway", "1.0.0"),
+        ("jwt-auth", "1.0.0"),
+        ("json-schema", "1.0.0"),
+        ("json-transform", "1.0.0"),
+        ("flate", "1.1.0"),
+    ] {
+        registry(dir.path(), crate_name, version);
+    }
+    let init = wharf(dir.path(), &["init", "--name", "acme:shop"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("wharf.toml"))
+            .unwrap()
+            .contains("name = \"acme:shop\"")
+    );
+    let again = wharf(dir.path(), &["init"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "init does not overwrite without --force"
+    );
+    let composed = wharf(
+        dir.path(),
+        &["compose", "--fs", "registry", "--cache-dir", "cache"],
+    );
+    assert!(
+        composed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&composed.stderr)
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "shop.wasm",
+            "--http",
+            "127.0.0.1:0",
+            "--env",
+            "GATEWAY_JWT_SECRET=s3cret",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("serving ")
+        .expect("the address is printed")
+        .to_owned();
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // Without a token: the deployable itself answers 401.
+    let refused = reqwest::Client::new()
+        .post(format!("{url}/v1/ingest"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -4,6 +4,8 @@ pub mod account;
 pub mod completions;
 pub mod components;
 pub mod compose;
+pub mod init;
 pub mod packages;
+pub mod run;
 pub mod serve;
 pub mod up;
