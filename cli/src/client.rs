@@ -2,8 +2,10 @@
 //! `WHARF_REGISTRY`, the token from `WHARF_TOKEN`, and the registry's error envelope
 //! turned into an error that names the code and says what to do.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::Value;
+
+use crate::progress;
 
 /// Where the registry is and who is asking.
 #[derive(clap::Args, Clone)]
@@ -55,35 +57,7 @@ impl Client {
         if status.is_success() {
             return Ok(body);
         }
-        let envelope: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let error = &envelope["errors"][0];
-        let code = error["code"].as_str().unwrap_or("");
-        let message = error["message"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        let hint = match code {
-            "UNAUTHORIZED" => "\n  hint: `wharf login` with an API token, or set WHARF_TOKEN",
-            "DENIED" => "\n  hint: the token lacks the scope, or the namespace belongs to others",
-            _ => "",
-        };
-        let mut text = format!("{message} ({code}, HTTP {})", status.as_u16());
-        if code == "SEMVER_INCOMPATIBLE" {
-            for change in error["detail"]["changes"].as_array().into_iter().flatten() {
-                text.push_str(&format!(
-                    "\n    {} {}",
-                    change["item"].as_str().unwrap_or(""),
-                    change["change"].as_str().unwrap_or("")
-                ));
-                if let Some(before) = change["before"].as_str().filter(|b| !b.is_empty()) {
-                    text.push_str(&format!("\n      - {before}"));
-                }
-                if let Some(after) = change["after"].as_str() {
-                    text.push_str(&format!("\n      + {after}"));
-                }
-            }
-        }
-        bail!("{text}{hint}")
+        Err(refusal(status, &body))
     }
 
     pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
@@ -92,17 +66,58 @@ impl Client {
         )?)
     }
 
-    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
-        self.send(self.request(reqwest::Method::GET, path)).await
+    /// Downloads `path` with a progress bar named `what` (on a terminal only).
+    pub async fn download(&self, path: &str, what: &str) -> anyhow::Result<bytes::Bytes> {
+        let mut response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the registry at {}", self.base))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            return Err(refusal(status, &response.bytes().await?));
+        }
+        let bar = progress::bytes(response.content_length(), "Downloading", what);
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = response.chunk().await? {
+            body.extend_from_slice(&chunk);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok(body.into())
     }
 
-    pub async fn put(&self, path: &str, body: Vec<u8>) -> anyhow::Result<bytes::Bytes> {
-        self.send(
-            self.request(reqwest::Method::PUT, path)
-                .header("content-type", "application/wasm")
-                .body(body),
-        )
-        .await
+    pub async fn put(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
+        self.send(self.request(reqwest::Method::PUT, path)).await
+    }
+
+    /// Uploads `body` with `PUT`, showing a progress bar named `what` on a terminal.
+    pub async fn upload(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        what: &str,
+    ) -> anyhow::Result<bytes::Bytes> {
+        const CHUNK: usize = 64 << 10;
+        let len = body.len();
+        let bar = progress::bytes(Some(len as u64), "Uploading", what);
+        let body = bytes::Bytes::from(body);
+        let counted = bar.clone();
+        let chunks = futures_util::stream::iter((0..len).step_by(CHUNK).map(move |start| {
+            let chunk = body.slice(start..(start + CHUNK).min(len));
+            counted.inc(chunk.len() as u64);
+            Ok::<_, std::io::Error>(chunk)
+        }));
+        let result = self
+            .send(
+                self.request(reqwest::Method::PUT, path)
+                    .header("content-type", "application/wasm")
+                    .header("content-length", len)
+                    .body(reqwest::Body::wrap_stream(chunks)),
+            )
+            .await;
+        bar.finish_and_clear();
+        result
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
@@ -115,6 +130,106 @@ impl Client {
     pub async fn delete(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
         self.send(self.request(reqwest::Method::DELETE, path)).await
     }
+}
+
+/// The registry's error envelope as an error naming the code, with a hint and, for a
+/// semver refusal, the changes that broke compatibility.
+fn refusal(status: reqwest::StatusCode, body: &[u8]) -> anyhow::Error {
+    let envelope: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let error = &envelope["errors"][0];
+    let code = error["code"].as_str().unwrap_or("");
+    let message = error["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let hint = match code {
+        "UNAUTHORIZED" => "\n  hint: `wharf login` with an API token, or set WHARF_TOKEN",
+        "DENIED" => "\n  hint: the token lacks the scope, or the namespace belongs to others",
+        _ => "",
+    };
+    let mut text = format!("{message} ({code}, HTTP {})", status.as_u16());
+    if code == "SEMVER_INCOMPATIBLE" {
+        for change in error["detail"]["changes"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "\n    {} {}",
+                change["item"].as_str().unwrap_or(""),
+                change["change"].as_str().unwrap_or("")
+            ));
+            if let Some(before) = change["before"].as_str().filter(|b| !b.is_empty()) {
+                text.push_str(&format!("\n      - {before}"));
+            }
+            if let Some(after) = change["after"].as_str() {
+                text.push_str(&format!("\n      + {after}"));
+            }
+        }
+    }
+    anyhow::anyhow!("{text}{hint}")
+}
+
+/// A package version resolved and downloaded, its bytes checked against its digest.
+pub struct Fetched {
+    pub name: wharf_types::PackageName,
+    pub version: String,
+    pub digest: wharf_types::Digest,
+    /// `wit` or `component`.
+    pub kind: String,
+    pub bytes: bytes::Bytes,
+}
+
+impl Client {
+    /// Resolves `ns:name[@requirement]` to the highest matching version and downloads
+    /// it; a download that does not match its digest is an error.
+    pub async fn fetch(&self, spec: &str) -> anyhow::Result<Fetched> {
+        let (spec, requirement) = spec.split_once('@').unwrap_or((spec, "*"));
+        let (name, path) = package_path(spec)?;
+        let resolved = self
+            .get_json(&format!(
+                "/api/v1/packages/{path}/resolve?requirement={}",
+                encode(requirement)
+            ))
+            .await?;
+        let version = resolved["version"]
+            .as_str()
+            .context("the registry answered no version")?
+            .to_owned();
+        let digest: wharf_types::Digest = resolved["digest"]
+            .as_str()
+            .context("the registry answered no digest")?
+            .parse()?;
+        let bytes = self
+            .download(
+                &format!(
+                    "/api/v1/packages/{path}/versions/{}/content",
+                    encode(&version)
+                ),
+                &format!("{name}@{version}"),
+            )
+            .await?;
+        anyhow::ensure!(
+            digest.matches(&bytes),
+            "the download of {name}@{version} does not match its digest {digest}; nothing was written"
+        );
+        Ok(Fetched {
+            name,
+            version,
+            digest,
+            kind: resolved["kind"].as_str().unwrap_or("component").to_owned(),
+            bytes,
+        })
+    }
+}
+
+/// Percent-encodes what a path segment or query value may not hold.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._:/".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `ns:name` into the path segments `ns/name`, validated.

@@ -16,7 +16,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-struct Host {
+/// What a store holds: WASI and wasi:http state. The environment given is the only
+/// capability granted.
+pub struct Host {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -41,6 +43,34 @@ impl WasiHttpView for Host {
     }
 }
 
+/// Compiles a component, saying so when the bytes are not one.
+pub fn compile(engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
+    Component::new(engine, component).map_err(|e| anyhow::anyhow!("compiling the component: {e:?}"))
+}
+
+/// A linker offering WASI 0.2 and wasi:http, nothing else.
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<Host>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Ok(linker)
+}
+
+/// A fresh store whose guest sees exactly the variables in `env`: no files, no
+/// sockets, no inherited environment, no arguments.
+pub fn store(engine: &Engine, env: &[(String, String)]) -> Store<Host> {
+    let mut wasi = WasiCtx::builder();
+    for (key, value) in env {
+        wasi.env(key, value);
+    }
+    let host = Host {
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+    };
+    Store::new(engine, host)
+}
+
 /// A compiled wasi:http component, ready to instantiate per request.
 pub struct Served {
     engine: Engine,
@@ -52,11 +82,8 @@ impl Served {
     /// Compiles `component` and links WASI and wasi:http.
     pub fn new(component: &[u8], env: Vec<(String, String)>) -> anyhow::Result<Arc<Self>> {
         let engine = Engine::new(&Config::new())?;
-        let component = Component::new(&engine, component)
-            .map_err(|e| anyhow::anyhow!("compiling the deployable: {e:?}"))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let component = compile(&engine, component)?;
+        let linker = linker(&engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
             .map_err(|e| anyhow::anyhow!("the deployable is not a wasi:http proxy: {e:?}"))?;
         Ok(Arc::new(Self { engine, pre, env }))
@@ -66,16 +93,7 @@ impl Served {
         &self,
         request: hyper::Request<hyper::body::Incoming>,
     ) -> anyhow::Result<hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>> {
-        let mut wasi = WasiCtx::builder();
-        for (key, value) in &self.env {
-            wasi.env(key, value);
-        }
-        let host = Host {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-        };
-        let mut store = Store::new(&self.engine, host);
+        let mut store = store(&self.engine, &self.env);
         let request = store
             .data_mut()
             .http()

@@ -5,7 +5,9 @@ mod client;
 mod commands;
 mod config;
 mod host;
+mod invoke;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,7 @@ enum Command {
     Pull(commands::packages::PullArgs),
     Publish(commands::packages::PublishArgs),
     Yank(commands::packages::YankArgs),
+    Unyank(commands::packages::UnyankArgs),
     Login(commands::account::LoginArgs),
     Logout(commands::account::LogoutArgs),
     Token(commands::account::TokenArgs),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => runtime.block_on(args.run()),
         Command::Publish(args) => runtime.block_on(args.run()),
         Command::Yank(args) => runtime.block_on(args.run()),
+        Command::Unyank(args) => runtime.block_on(args.run()),
         Command::Login(args) => runtime.block_on(args.run()),
         Command::Logout(args) => runtime.block_on(args.run()),
         Command::Token(args) => runtime.block_on(args.run()),

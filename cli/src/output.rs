@@ -1,4 +1,4 @@
-//! How the CLI writes for people: sizes, and errors with their cause chain.
+//! How the CLI writes for people: sizes, colours, and errors with their cause chain.
 
 /// `1.4 MiB`, `312.5 KiB`, `900 B`.
 pub fn size(bytes: u64) -> String {
@@ -39,11 +39,45 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok((number * factor) as u64)
 }
 
-/// Prints `error: ...` and each cause on its own line, as cargo does.
+/// Whether stderr gets colours: a terminal, and neither `NO_COLOR` nor
+/// `CLICOLOR=0` set (`CLICOLOR_FORCE=1` forces them), as anstream decides for clap.
+pub fn colour_enabled() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+}
+
+const STATUS: anstyle::Style = anstyle::AnsiColor::Green.on_default().bold();
+
+/// Prints a cargo-style status line on stderr: the verb right-aligned in 12 columns
+/// (green on a terminal), then the text.
+pub fn status(verb: &str, text: std::fmt::Arguments<'_>) {
+    anstream::eprintln!("{STATUS}{verb:>12}{STATUS:#} {text}");
+}
+
+/// `status!("Pulled", "{name} -> {}", path)`: see [`status`].
+#[macro_export]
+macro_rules! status {
+    ($verb:expr, $($text:tt)*) => {
+        $crate::output::status($verb, format_args!($($text)*))
+    };
+}
+
+const ERROR: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+const HINT: anstyle::Style = anstyle::AnsiColor::Cyan.on_default().bold();
+
+/// Prints `error: ...` and each cause on its own line, as cargo does; a line of the
+/// message that starts with `hint:` is set apart.
 pub fn error(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    let mut lines = String::new();
+    for line in err.to_string().lines() {
+        match line.trim_start().strip_prefix("hint:") {
+            Some(hint) => lines.push_str(&format!("\n  {HINT}hint:{HINT:#}{hint}")),
+            None if lines.is_empty() => lines.push_str(line),
+            None => lines.push_str(&format!("\n{line}")),
+        }
+    }
+    anstream::eprintln!("{ERROR}error:{ERROR:#} {lines}");
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        anstream::eprintln!("  caused by: {cause}");
     }
 }
 

@@ -1,70 +1,11 @@
 //! `publish`, `search`, `info`, `pull` and `yank` with the real binary against a real
 //! `wharf serve`, as a user runs them; JSON shapes and the error paths included.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-struct Server {
-    child: Child,
-    registry: String,
-}
+use std::process::{Command, Stdio};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            "admin-secret",
-            "--data-dir",
-        ])
-        .arg(dir.join("registry"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let registry = line.trim().rsplit(' ').next().unwrap().to_owned();
-    Server { child, registry }
-}
-
-fn wharf(dir: &Path, server: &Server, token: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("WHARF_REGISTRY", &server.registry)
-        .env_remove("WHARF_TOKEN");
-    if let Some(token) = token {
-        command.env("WHARF_TOKEN", token);
-    }
-    command.output().unwrap()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{json, serve, stderr, wharf};
 
 #[test]
 fn publish_search_info_pull_and_yank() {
@@ -215,7 +156,7 @@ fn publish_search_info_pull_and_yank() {
             dir.path(),
             &server,
             Some("admin-secret"),
-            &["yank", "--undo", "wharf:flate@1.1.0"]
+            &["unyank", "wharf:flate@1.1.0"]
         )
         .status
         .success()

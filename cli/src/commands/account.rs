@@ -33,8 +33,9 @@ impl LoginArgs {
             .registries
             .insert(self.registry.registry.clone(), Registry { token });
         let path = config.save()?;
-        eprintln!(
-            "       Login token for {} saved in {}",
+        crate::status!(
+            "Login",
+            "token for {} saved in {}",
             self.registry.registry,
             path.display()
         );
@@ -126,8 +127,9 @@ impl TokenArgs {
                 if self.json {
                     println!("{}", serde_json::to_string_pretty(&created)?);
                 } else {
-                    eprintln!(
-                        "     Created token `{}` ({}); it will not be shown again:",
+                    crate::status!(
+                        "Created",
+                        "token `{}` ({}); it will not be shown again:",
                         created["name"].as_str().unwrap_or(""),
                         created["id"].as_str().unwrap_or("")
                     );
@@ -163,7 +165,7 @@ impl TokenArgs {
             }
             TokenAction::Revoke { id } => {
                 client.delete(&format!("/api/v1/tokens/{id}")).await?;
-                eprintln!("     Revoked token {id}");
+                crate::status!("Revoked", "token {id}");
             }
         }
         Ok(())
@@ -213,18 +215,15 @@ impl OwnerArgs {
             }
             OwnerAction::Add { namespace, user } => {
                 client
-                    .put(
-                        &format!("/api/v1/namespaces/{namespace}/owners/{user}"),
-                        Vec::new(),
-                    )
+                    .put(&format!("/api/v1/namespaces/{namespace}/owners/{user}"))
                     .await?;
-                eprintln!("       Owner {user} added to {namespace}");
+                crate::status!("Owner", "{user} added to {namespace}");
             }
             OwnerAction::Remove { namespace, user } => {
                 client
                     .delete(&format!("/api/v1/namespaces/{namespace}/owners/{user}"))
                     .await?;
-                eprintln!("       Owner {user} removed from {namespace}");
+                crate::status!("Owner", "{user} removed from {namespace}");
             }
         }
         Ok(())

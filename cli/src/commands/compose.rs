@@ -8,7 +8,7 @@ use wharf_compose::{
     Cache, FsResolver, Lock, LockMode, Manifest, OciResolver, RegistryConfig, Resolver,
 };
 
-use crate::output;
+use crate::{output, progress};
 
 /// Compose a deployable from a deploy manifest.
 #[derive(clap::Args)]
@@ -106,6 +106,8 @@ impl Args {
             LockMode::Reuse
         };
         let resolver = self.source.resolver()?;
+        let bar = progress::steps("Composing");
+        bar.set_message(format!("resolving {} plugs", manifest.plugs.len()));
         let lock =
             wharf_compose::resolve(&manifest, existing.as_ref(), resolver.as_ref(), mode).await?;
         let lock_text = lock.to_string();
@@ -114,9 +116,12 @@ impl Args {
                 .with_context(|| format!("writing {}", lock_path.display()))?;
         }
         let cache = self.source.cache();
+        bar.set_message("fetching (digest-checked)");
         let constituents =
             wharf_compose::load(&manifest, &dir, &lock, resolver.as_ref(), &cache).await?;
+        bar.set_message(format!("linking {} components", constituents.len()));
         let bytes = wharf_compose::compose(&manifest, &constituents)?;
+        bar.finish_and_clear();
         let output = self
             .output
             .unwrap_or_else(|| dir.join(format!("{}.wasm", manifest.deployable.name.name())));
@@ -143,14 +148,15 @@ impl Args {
                     .as_ref()
                     .map(|v| format!("@{v}"))
                     .unwrap_or_default();
-                eprintln!("   Resolved {}{version} ({})", c.key, c.digest);
+                crate::status!("Resolved", "{}{version} ({})", c.key, c.digest);
             }
             let name = format!(
                 "{}@{}",
                 manifest.deployable.name, manifest.deployable.version
             );
-            eprintln!(
-                "   Composed {name} ({}) -> {}",
+            crate::status!(
+                "Composed",
+                "{name} ({}) -> {}",
                 output::size(bytes.len() as u64),
                 output.display()
             );
@@ -213,15 +219,19 @@ impl UpdateArgs {
         if self.json {
             println!("{}", serde_json::to_string_pretty(&changes)?);
         } else if changes.is_empty() {
-            eprintln!("    Locking nothing new: every requirement is at its highest version");
+            crate::status!(
+                "Locking",
+                "nothing new: every requirement is at its highest version"
+            );
         } else {
             for c in &changes {
                 let from = c["from"]
                     .as_str()
                     .map(|f| format!("v{f} -> "))
                     .unwrap_or_default();
-                eprintln!(
-                    "   Updating {} {} {from}v{}",
+                crate::status!(
+                    "Updating",
+                    "{} {} {from}v{}",
                     c["package"].as_str().unwrap_or_default(),
                     c["requirement"].as_str().unwrap_or_default(),
                     c["to"].as_str().unwrap_or_default()

@@ -36,8 +36,9 @@ impl Args {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&self.manifest, text)?;
-        eprintln!(
-            "     Created {} for {name}; `wharf compose` builds it",
+        crate::status!(
+            "Created",
+            "{} for {name}; `wharf compose` builds it",
             self.manifest.display()
         );
         Ok(())

@@ -6,29 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::client::{Client, RegistryArgs, package_path};
+use crate::client::{Client, RegistryArgs, encode, package_path};
 use crate::output;
 
 fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-/// Split `ns:name@req` into the name and the requirement (`*` when absent).
-fn name_and_requirement(spec: &str) -> (&str, &str) {
-    spec.split_once('@').unwrap_or((spec, "*"))
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._:/".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Search the registry by name and description.
@@ -255,32 +238,15 @@ pub struct PullArgs {
 impl PullArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let client = Client::new(&self.registry);
-        let (spec, requirement) = name_and_requirement(&self.package);
-        let (name, path) = package_path(spec)?;
-        let resolved = client
-            .get_json(&format!(
-                "/api/v1/packages/{path}/resolve?requirement={}",
-                encode(requirement)
-            ))
-            .await?;
-        let version = resolved["version"]
-            .as_str()
-            .context("the registry answered no version")?;
-        let digest: wharf_types::Digest = resolved["digest"]
-            .as_str()
-            .context("the registry answered no digest")?
-            .parse()?;
-        let bytes = client
-            .get_bytes(&format!(
-                "/api/v1/packages/{path}/versions/{}/content",
-                encode(version)
-            ))
-            .await?;
-        anyhow::ensure!(
-            digest.matches(&bytes),
-            "the download does not match its digest {digest}; nothing was written"
+        let fetched = client.fetch(&self.package).await?;
+        let (name, version, digest, bytes) = (
+            &fetched.name,
+            fetched.version.as_str(),
+            &fetched.digest,
+            &fetched.bytes,
         );
-        let wit_text = resolved["kind"] == "wit";
+        let path = format!("{}/{}", name.namespace(), name.name());
+        let wit_text = fetched.kind == "wit";
         let output = self.output.unwrap_or_else(|| {
             PathBuf::from(format!(
                 "{}.{}",
@@ -297,15 +263,16 @@ impl PullArgs {
                 .await?;
             std::fs::write(&output, detail["wit"].as_str().unwrap_or_default())?;
         } else {
-            std::fs::write(&output, &bytes)?;
+            std::fs::write(&output, bytes)?;
         }
         if self.json {
             return print_json(
                 &json!({"package": name.to_string(), "version": version, "digest": digest.to_string(), "output": output.display().to_string()}),
             );
         }
-        eprintln!(
-            "     Pulled {name}@{version} ({}) -> {}",
+        crate::status!(
+            "Pulled",
+            "{name}@{version} ({}) -> {}",
             output::size(bytes.len() as u64),
             output.display()
         );
@@ -313,13 +280,14 @@ impl PullArgs {
     }
 }
 
-/// Publish a component or a binary WIT package.
+/// Publish a component, a binary WIT package, or a WIT directory.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf publish flate.wasm                          # name and version from the component's metadata\n  wharf publish compression.wasm                    # a WIT package names itself\n  wharf publish app.wasm --package acme:app@1.2.0 --dry-run"
+    after_help = "Examples:\n  wharf publish flate.wasm                          # name and version from the component's metadata\n  wharf publish compression.wasm                    # a WIT package names itself\n  wharf publish wit/                                # a WIT directory, built first\n  wharf publish app.wasm --package acme:app@1.2.0 --dry-run"
 )]
 pub struct PublishArgs {
-    /// The `.wasm` file: a component or a binary-encoded WIT package.
+    /// A `.wasm` file (a component or a binary-encoded WIT package) or a directory of
+    /// `.wit` files (with dependencies in `deps/`), built into a WIT package first.
     path: PathBuf,
     /// `ns:name@version` to publish as (default: the WIT package line, or the
     /// component's wasm-metadata name and version), as `wkg publish --package`.
@@ -337,8 +305,11 @@ pub struct PublishArgs {
 
 impl PublishArgs {
     pub async fn run(self) -> anyhow::Result<()> {
-        let bytes = std::fs::read(&self.path)
-            .with_context(|| format!("reading {}", self.path.display()))?;
+        let bytes = if self.path.is_dir() {
+            encode_wit_dir(&self.path)?
+        } else {
+            std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?
+        };
         let (embedded_name, embedded_version) = embedded_identity(&bytes);
         let (given_name, given_version) = match self.package.as_deref().map(|p| p.split_once('@')) {
             Some(Some((n, v))) => (Some(n.to_owned()), Some(v.to_owned())),
@@ -355,8 +326,9 @@ impl PublishArgs {
         let imports = wharf_compose::imports(&bytes).unwrap_or_default();
         let exports = wharf_compose::exports(&bytes).unwrap_or_default();
         if !self.json {
-            eprintln!(
-                "  Publishing {name}@{version} ({})",
+            crate::status!(
+                "Publishing",
+                "{name}@{version} ({})",
                 output::size(bytes.len() as u64)
             );
             for e in &exports {
@@ -375,21 +347,39 @@ impl PublishArgs {
             return Ok(());
         }
         let published = Client::new(&self.registry)
-            .put(
+            .upload(
                 &format!("/api/v1/packages/{path}/versions/{}", encode(&version)),
                 bytes,
+                &format!("{name}@{version}"),
             )
             .await?;
         let published: Value = serde_json::from_slice(&published)?;
         if self.json {
             return print_json(&published);
         }
-        eprintln!(
-            "   Published {name}@{version} {}",
+        crate::status!(
+            "Published",
+            "{name}@{version} {}",
             published["digest"].as_str().unwrap_or("")
         );
         Ok(())
     }
+}
+
+/// Builds a WIT directory (its `.wit` files, with dependencies in `deps/`) into a
+/// binary WIT package, as `wkg wit build` does.
+fn encode_wit_dir(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut resolve = wit_parser::Resolve::default();
+    // `render_error` puts the file, line and a snippet into wit-parser's message.
+    let (package, _) = resolve.push_dir(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "parsing the WIT in {}:\n{}",
+            dir.display(),
+            resolve.render_error(&e)
+        )
+    })?;
+    wit_component::encode(&resolve, package)
+        .with_context(|| format!("encoding the WIT package in {}", dir.display()))
 }
 
 /// The name and version a package carries: a WIT package's package line, or a
@@ -437,11 +427,33 @@ impl YankArgs {
         let uri = format!("/api/v1/packages/{path}/versions/{}/yank", encode(version));
         if self.undo {
             client.delete(&uri).await?;
-            eprintln!("   Unyanked {name}@{version}");
+            crate::status!("Unyanked", "{name}@{version}");
         } else {
-            client.put(&uri, Vec::new()).await?;
-            eprintln!("     Yanked {name}@{version}");
+            client.put(&uri).await?;
+            crate::status!("Yanked", "{name}@{version}");
         }
         Ok(())
+    }
+}
+
+/// Undo a yank: the version resolves again (the same as `wharf yank --undo`).
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  wharf unyank wharf:flate@1.1.0")]
+pub struct UnyankArgs {
+    /// `ns:name@version`.
+    package: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl UnyankArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        YankArgs {
+            package: self.package,
+            undo: true,
+            registry: self.registry,
+        }
+        .run()
+        .await
     }
 }

@@ -1,25 +1,30 @@
-//! `wharf run --http`: serve a wasi:http component (a deployable, or a package from the
-//! registry) with the same host `wharf up` uses.
+//! `wharf run`: call an exported function of a component (`--invoke`, arguments and
+//! results in WAVE) or serve a wasi:http component (`--http`), from a file or from the
+//! registry. The environment given with `--env` is the only capability granted.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::client::{Client, RegistryArgs, package_path};
-use crate::host;
+use crate::client::{Client, RegistryArgs};
+use crate::{host, invoke};
 
-/// Serve a wasi:http component: a file, or `ns:name[@requirement]` from the registry.
+/// Run a component: call one of its functions, or serve it over HTTP.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1'"
+    after_help = "Examples:\n  wharf run json-transform.wasm --invoke 'canonicalize(\"{\\\"b\\\":1,\\\"a\\\":2}\")'\n  wharf run wharf:json-transform --invoke 'transformer.canonicalize(\"[1, 2.50]\")'\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1'\n\nArguments and results are WAVE (https://github.com/bytecodealliance/wasm-tools/tree/main/crates/wasm-wave),\nas with `wasmtime run --invoke`: strings \"...\", lists [1, 2], records {a: 1},\nvariants ok(\"x\"), options some(1) / none. Name an interface's function as\n`iface.f` or `ns:pkg/iface.f`, with `@version` after it when several versions are exported."
 )]
+#[command(group = clap::ArgGroup::new("mode").required(true).args(["invoke", "http"]))]
 pub struct Args {
     /// A `.wasm` file, or `ns:name[@requirement]` to pull from the registry.
     component: String,
+    /// Call this exported function, `f(arg, ...)` in WAVE, and print each result.
+    #[arg(long, value_name = "CALL")]
+    invoke: Option<String>,
     /// Serve wasi:http on this address (port 0 picks one; the address is printed).
-    #[arg(long, value_name = "ADDR", required = true)]
-    http: SocketAddr,
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
     /// An environment variable for the component, `KEY=VALUE` (repeatable). Nothing
     /// else is granted.
     #[arg(long = "env", value_name = "KEY=VALUE")]
@@ -32,31 +37,11 @@ impl Args {
     pub async fn run(self) -> anyhow::Result<()> {
         let bytes = if Path::new(&self.component).exists() {
             std::fs::read(&self.component).with_context(|| format!("reading {}", self.component))?
+        } else if self.component.ends_with(".wasm") {
+            anyhow::bail!("{} does not exist", self.component);
         } else {
-            let (spec, requirement) = self
-                .component
-                .split_once('@')
-                .unwrap_or((&self.component, "*"));
-            let (_, path) = package_path(spec)?;
-            let client = Client::new(&self.registry);
-            let resolved = client
-                .get_json(&format!(
-                    "/api/v1/packages/{path}/resolve?requirement={requirement}"
-                ))
-                .await?;
-            let version = resolved["version"].as_str().context("no version")?;
-            let digest: wharf_types::Digest =
-                resolved["digest"].as_str().context("no digest")?.parse()?;
-            let bytes = client
-                .get_bytes(&format!(
-                    "/api/v1/packages/{path}/versions/{version}/content"
-                ))
-                .await?;
-            anyhow::ensure!(
-                digest.matches(&bytes),
-                "the download does not match its digest {digest}"
-            );
-            bytes.to_vec()
+            let fetched = Client::new(&self.registry).fetch(&self.component).await?;
+            fetched.bytes.to_vec()
         };
         let env = self
             .env
@@ -67,8 +52,15 @@ impl Args {
                     .with_context(|| format!("`--env {kv}` is not KEY=VALUE"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(call) = &self.invoke {
+            for result in invoke::invoke(&bytes, call, &env).await? {
+                println!("{result}");
+            }
+            return Ok(());
+        }
+        let addr = self.http.expect("clap requires --invoke or --http");
         let served = host::Served::new(&bytes, env)?;
-        let listener = host::bind(self.http).await?;
+        let listener = host::bind(addr).await?;
         println!("serving http://{}", listener.local_addr()?);
         tokio::select! {
             () = host::serve(listener, served) => {}

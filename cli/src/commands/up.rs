@@ -111,7 +111,10 @@ impl Args {
                 }
             }
         }
-        eprintln!("   Published {published} packages ({present} were there already)");
+        crate::status!(
+            "Published",
+            "{published} packages ({present} were there already)"
+        );
 
         // 3. The example deployable, resolved against the registry over OCI.
         let (manifest_text, manifest_dir) = match &self.manifest {
@@ -143,8 +146,9 @@ impl Args {
             .data_dir
             .join(format!("{}.wasm", manifest.deployable.name.name()));
         std::fs::write(&output, &deployable)?;
-        eprintln!(
-            "   Composed {} from {} components -> {}",
+        crate::status!(
+            "Composed",
+            "{} from {} components -> {}",
             manifest.deployable.name,
             constituents.len(),
             output.display()

@@ -1,0 +1,68 @@
+//! A real `wharf serve` on port 0 in a temporary directory, and the real binary run
+//! against it as a user runs it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+pub struct Server {
+    child: Child,
+    pub registry: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            "admin-secret",
+            "--data-dir",
+        ])
+        .arg(dir.join("registry"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let registry = line.trim().rsplit(' ').next().unwrap().to_owned();
+    Server { child, registry }
+}
+
+pub fn wharf(dir: &Path, server: &Server, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("WHARF_REGISTRY", &server.registry)
+        .env_remove("WHARF_TOKEN");
+    if let Some(token) = token {
+        command.env("WHARF_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+pub fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
