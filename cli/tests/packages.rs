@@ -267,6 +267,26 @@ fn login_tokens_owners_and_completions() {
         ))
     };
     assert_eq!(owners(&alice)["owners"], serde_json::json!(["alice"]));
+
+    // Someone else's namespace: refused, with a hint at what is wrong.
+    let eve = json(&run(
+        &[
+            "token", "create", "eve", "--scope", "publish", "--owner", "eve", "--json",
+        ],
+        None,
+    ));
+    let intruder = wharf(
+        dir.path(),
+        &server,
+        eve["token_secret"].as_str(),
+        &["publish", "zip.wasm", "--package", "acme:zip@1.0.1"],
+    );
+    assert_eq!(intruder.status.code(), Some(1));
+    assert!(
+        stderr(&intruder).contains("DENIED") && stderr(&intruder).contains("namespace"),
+        "{}",
+        stderr(&intruder)
+    );
     assert!(
         wharf(
             dir.path(),
