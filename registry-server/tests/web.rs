@@ -227,8 +227,10 @@ async fn a_deployable_page_draws_its_composition(backend: Backend) {
     let graph = page(&app, "/packages/acme/edge/1.0.0/deployable").await;
     assert_eq!(title(&graph), "acme:edge@1.0.0 composition · Wharf");
     assert!(graph.contains("<svg"));
-    assert_eq!(graph.matches(r#"<g class="edge">"#).count(), 3);
-    assert_eq!(graph.matches(r#"<g class="node">"#).count(), 4);
+    // Drawn twice, wide for screens and tall for phones: 4 parts, 3 arrows each.
+    assert_eq!(graph.matches(r#"<svg xmlns"#).count(), 2);
+    assert_eq!(graph.matches(r#"<g class="edge">"#).count(), 2 * 3);
+    assert_eq!(graph.matches(r#"<g class="node">"#).count(), 2 * 4);
     assert!(graph.contains(r#"<a href="/packages/wharf/flate/1.1.0">"#));
     assert!(
         graph.contains("wharf:compression@1.1.0"),
@@ -243,6 +245,17 @@ async fn a_deployable_page_draws_its_composition(backend: Backend) {
         svg.body
             .starts_with(b"<svg xmlns=\"http://www.w3.org/2000/svg\"")
     );
+    // Standalone SVG is XML: every element is closed.
+    let text = String::from_utf8(svg.body.to_vec()).unwrap();
+    for element in ["path", "rect", "text", "g", "a"] {
+        let opened = text.matches(&format!("<{element} ")).count();
+        assert!(opened > 0, "{element}");
+        assert_eq!(
+            opened,
+            text.matches(&format!("</{element}>")).count(),
+            "{element}"
+        );
+    }
 
     let plain = app.get("/packages/wharf/flate/1.1.0/deployable").await;
     assert_eq!(plain.status, StatusCode::NOT_FOUND);

@@ -52,7 +52,7 @@ pub async fn svg(
     let d = load(&state, &namespace, &name, &version).await?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
-        graph::svg(&d).into_string(),
+        graph::svg(&d, graph::Shape::Wide).into_string(),
     )
         .into_response())
 }
@@ -71,7 +71,7 @@ fn render(name: &str, version: &str, d: &Deployable) -> Markup {
         section.graph-wrap {
             h2 { "Composition graph" }
             figure {
-                div.scroll { (graph::svg(d)) }
+                div.scroll { (graph::svg(d, graph::Shape::Wide)) (graph::svg(d, graph::Shape::Tall)) }
                 figcaption {
                     a href=(format!("{here}/graph.svg")) { "Open the graph as SVG" }
                 }

@@ -123,13 +123,13 @@ fn page(d: &Data) -> Markup {
             div.main {
                 (install(d))
                 @if let Some(deployable) = &d.deployable { (composition(v, deployable)) }
+                @if v.kind == "wit" { (implementors(d)) }
+                (items("Exports", &v.exports, &d.known))
+                (items("Imports", &v.imports, &d.known))
                 section {
                     h2 { "WIT" }
                     (wit::render(&v.wit, &d.known))
                 }
-                (items("Exports", &v.exports, &d.known))
-                (items("Imports", &v.imports, &d.known))
-                @if v.kind == "wit" { (implementors(d)) }
                 (dependents(d))
             }
             aside.side {
