@@ -155,7 +155,7 @@ async fn a_browser_finds_reads_and_compares_packages() {
             .env("WHARF_CHROMIUM", &chromium)
             .env("WHARF_SCRIPTED_DESCRIPTION", SCRIPTED)
             .output()
-            .expect("node runs (is Node.js installed?)")
+            .expect("node runs: run ./scripts/setup (it installs Node.js and npm when missing)")
     })
     .await
     .unwrap();
