@@ -136,60 +136,16 @@ async fn search(
     _: Reader,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<views::SearchResults>, ApiError> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page < 1 || !(1..=100).contains(&per_page) {
-        return Err(ApiError::bad_request(
-            "PAGINATION_INVALID",
-            "`page` starts at 1 and `per_page` is 1 to 100",
-        ));
-    }
-    let kind = match query.kind.as_deref() {
-        None | Some("") => None,
-        Some(k @ ("wit" | "component")) => Some(k),
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "KIND_INVALID",
-                format!("kind `{other}` is neither `wit` nor `component`"),
-            ));
-        }
-    };
-    let (packages, total) = match query.implements.as_deref().filter(|s| !s.is_empty()) {
-        None => {
-            state
-                .db
-                .search(&query.q, kind, per_page, (page - 1) * per_page)
-                .await?
-        }
-        Some(interface) => {
-            let implementors: std::collections::BTreeSet<String> = state
-                .implementors(interface)
-                .await?
-                .into_iter()
-                .map(|u| u.name)
-                .collect();
-            let (all, _) = state.db.search(&query.q, kind, i64::MAX / 4, 0).await?;
-            let matching: Vec<_> = all
-                .into_iter()
-                .filter(|p| implementors.contains(&format!("{}:{}", p.namespace, p.name)))
-                .collect();
-            let total = matching.len() as i64;
-            (
-                matching
-                    .into_iter()
-                    .skip(((page - 1) * per_page) as usize)
-                    .take(per_page as usize)
-                    .collect(),
-                total,
-            )
-        }
-    };
-    Ok(Json(views::SearchResults {
-        packages: packages.iter().map(Into::into).collect(),
-        total,
-        page,
-        per_page,
-    }))
+    let results = state
+        .search(
+            &query.q,
+            query.kind.as_deref(),
+            query.implements.as_deref(),
+            query.page.unwrap_or(1),
+            query.per_page.unwrap_or(20),
+        )
+        .await?;
+    Ok(Json(results))
 }
 
 /// A package and its versions (yanked ones left out).
@@ -201,17 +157,7 @@ async fn package(
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<views::PackageDetail>, ApiError> {
     let name = package_name(&namespace, &name)?;
-    let row = state
-        .db
-        .package(name.namespace(), name.name())
-        .await?
-        .ok_or_else(|| unknown_package(&name))?;
-    let versions = state.sorted_versions(&name, false).await?;
-    Ok(Json(views::PackageDetail {
-        package: (&row).into(),
-        created_at: row.created_at,
-        versions: versions.iter().map(Into::into).collect(),
-    }))
+    Ok(Json(state.package_detail(&name, false).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -547,20 +493,7 @@ async fn namespace(
     _: Reader,
     Path(namespace): Path<String>,
 ) -> Result<Json<views::Namespace>, ApiError> {
-    check_namespace(&namespace)?;
-    if !state.db.namespace_exists(&namespace).await? {
-        return Err(ApiError::not_found(
-            "NAMESPACE_UNKNOWN",
-            format!("there is no namespace `{namespace}`"),
-        ));
-    }
-    let owners = state.db.owners(&namespace).await?;
-    let packages = state.db.packages_in(&namespace).await?;
-    Ok(Json(views::Namespace {
-        name: namespace,
-        owners,
-        packages: packages.iter().map(Into::into).collect(),
-    }))
+    Ok(Json(state.namespace(&namespace).await?))
 }
 
 fn check_namespace(namespace: &str) -> Result<(), ApiError> {

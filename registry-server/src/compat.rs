@@ -96,6 +96,27 @@ pub fn breaking_changes(
     changes
 }
 
+/// The items `new` has that `old` lacks, as changes named `added` (with the new form
+/// in `after`): what a version diff shows besides the breaking changes.
+pub fn added_items(
+    old: &Resolve,
+    old_pkg: PackageId,
+    new: &Resolve,
+    new_pkg: PackageId,
+) -> Vec<Change> {
+    let (old, new) = (Api::of(old, old_pkg), Api::of(new, new_pkg));
+    new.0
+        .iter()
+        .filter(|(item, _)| !old.0.contains_key(*item))
+        .map(|(item, after)| Change {
+            item: item.clone(),
+            change: "added".into(),
+            before: String::new(),
+            after: Some(after.clone()),
+        })
+        .collect()
+}
+
 /// Decodes a binary WIT package; None when the bytes are not one.
 pub fn decode_wit(bytes: &[u8]) -> Option<(Resolve, PackageId)> {
     match wit_component::decode(bytes).ok()? {

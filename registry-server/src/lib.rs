@@ -1,11 +1,13 @@
 //! The Wharf registry server.
 //!
 //! Layers, each calling only the one below it:
-//! - **routes** (`api`): parse the request, call a service, answer JSON;
-//! - **services** (`service`): the rules (validation, ownership, semver, resolution);
+//! - **routes** (`api`, `oci`, `web`): parse the request, call a service, answer JSON
+//!   or (`web`) server-rendered HTML;
+//! - **services** (`service`, `browse`): the rules (validation, ownership, semver,
+//!   resolution) and the read side people browse (search, diffs, compositions);
 //! - **repositories** (`repo`, the only place SQL lives) and **storage** (`storage`, the
 //!   only place blob I/O lives);
-//! - **analysis** (`analysis`, `compat`): what is inside a package's bytes.
+//! - **analysis** (`analysis`, `compat`, `provenance`): what is inside a package's bytes.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -19,16 +21,19 @@
 pub mod analysis;
 pub mod api;
 pub mod auth;
+pub mod browse;
 pub mod cache;
 pub mod compat;
 pub mod error;
 pub mod gc;
 pub mod metrics;
 pub mod oci;
+pub mod provenance;
 pub mod repo;
 pub mod service;
 pub mod storage;
 pub mod views;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -159,6 +164,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(oci::router())
+        .merge(web::router())
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
