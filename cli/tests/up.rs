@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 struct Up {
     child: Child,
+    deployable_page: String,
     token: String,
     url: String,
     stderr: std::thread::JoinHandle<String>,
@@ -34,9 +35,13 @@ fn up(data_dir: &std::path::Path) -> Up {
     let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut ready = false;
+    let mut deployable_page = String::new();
     loop {
         let line = lines.next().expect("wharf up printed a curl line").unwrap();
         ready |= line == "ready";
+        if let Some(url) = line.trim().strip_prefix("deployable ") {
+            deployable_page = url.trim().to_owned();
+        }
         if let Some(rest) = line.strip_prefix("curl ") {
             assert!(ready, "`ready` comes before the curl line");
             let token = rest
@@ -50,6 +55,7 @@ fn up(data_dir: &std::path::Path) -> Up {
             let url = rest.rsplit(' ').next().unwrap().to_owned();
             return Up {
                 child,
+                deployable_page,
                 token,
                 url,
                 stderr,
@@ -93,6 +99,14 @@ async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
     assert_eq!(
         body,
         r#"{"event":"signed up","user":{"email":"[redacted]","id":7}}"#
+    );
+    // The deployable is published too: its page lists what it is made of.
+    let page = reqwest::get(&first.deployable_page).await.unwrap();
+    assert_eq!(page.status(), 200, "{}", first.deployable_page);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("wharf:jwt-auth") && page.contains("wharf:flate"),
+        "{page}"
     );
     let log = first.stop();
     assert!(

@@ -317,13 +317,17 @@ pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<
     let bytes = graph
         .encode(EncodeOptions {
             define_components: true,
-            validate: true,
+            // Validated below, on every core.
+            validate: false,
             processor: Some(Processor {
                 name: env!("CARGO_PKG_NAME"),
                 version: env!("CARGO_PKG_VERSION"),
             }),
         })
         .map_err(|e| ComposeError::Graph(e.into()))?;
+    crate::validate::validate(&bytes).map_err(|e| {
+        ComposeError::Graph(anyhow::Error::new(e).context("the composed component is invalid"))
+    })?;
 
     // wac-graph turns every unsatisfied import into an import of the result; only
     // what [host] allows may stay.

@@ -49,6 +49,7 @@ pub mod manifest;
 pub mod provenance;
 pub mod registry;
 pub mod resolve;
+pub mod validate;
 
 pub use cache::{Cache, CacheError};
 pub use deployable::{ComposeError, DeniedImport, compose};

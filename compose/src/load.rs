@@ -2,6 +2,7 @@
 //! through the cache. The only module besides the resolvers and the cache that does
 //! I/O; composition itself takes the bytes this returns.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
@@ -82,6 +83,40 @@ pub async fn load(
     resolver: &dyn Resolver,
     cache: &Cache,
 ) -> Result<Vec<Constituent>, LoadError> {
+    // Reading and digest-checking the cached components is the only work here that
+    // grows with their size; it is done for all of them at once, one thread each.
+    let cached: Vec<&Digest> = manifest
+        .components()
+        .into_iter()
+        .filter_map(|(_, source)| match source {
+            Source::Registry {
+                package,
+                requirement,
+                registry,
+            } => lock
+                .find(package, registry.as_deref(), requirement)
+                .map(|locked| &locked.digest),
+            Source::Url { digest, .. } => Some(digest),
+            Source::Path(_) => None,
+        })
+        .collect();
+    let mut prefetched: BTreeMap<Digest, Result<Option<Vec<u8>>, CacheError>> =
+        std::thread::scope(|scope| {
+            let reads: Vec<_> = cached
+                .iter()
+                .map(|digest| (*digest, scope.spawn(|| cache.get(digest))))
+                .collect();
+            reads
+                .into_iter()
+                .map(|(digest, read)| (digest.clone(), read.join().expect("a cache read panicked")))
+                .collect()
+        });
+    let mut cache_get = |digest: &Digest| {
+        prefetched
+            .remove(digest)
+            .unwrap_or_else(|| cache.get(digest))
+    };
+
     let mut out = Vec::new();
     for (key, source) in manifest.components() {
         let cache_err = |key: &KeyPath| {
@@ -100,7 +135,7 @@ pub async fn load(
                         key: key.clone(),
                         requirement: source.clone(),
                     })?;
-                let bytes = match cache.get(&locked.digest).map_err(cache_err(&key))? {
+                let bytes = match cache_get(&locked.digest).map_err(cache_err(&key))? {
                     Some(bytes) => bytes,
                     None => {
                         let what = format!("{package}@{}", locked.version);
@@ -136,7 +171,7 @@ pub async fn load(
                 (None, Digest::of(&bytes), bytes)
             }
             Source::Url { url, digest } => {
-                let bytes = match cache.get(digest).map_err(cache_err(&key))? {
+                let bytes = match cache_get(digest).map_err(cache_err(&key))? {
                     Some(bytes) => bytes,
                     None => {
                         let fetched = resolver

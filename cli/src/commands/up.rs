@@ -154,6 +154,32 @@ impl Args {
             output.display()
         );
 
+        // Published too, so the registry's pages show what it is made of. The same lock
+        // composes the same bytes, so a second run finds it there already.
+        let deployable_name = &manifest.deployable.name;
+        let deployable_version = manifest.deployable.version.to_string();
+        match state
+            .publish(
+                &principal,
+                deployable_name,
+                &deployable_version,
+                bytes::Bytes::from(deployable.clone()),
+                None,
+            )
+            .await
+        {
+            Ok(_) => crate::status!(
+                "Published",
+                "{deployable_name}@{deployable_version} (the deployable)"
+            ),
+            Err(e) if e.code == "VERSION_EXISTS" => {}
+            Err(e) => tracing::warn!(
+                "the deployable was not published: {} ({})",
+                e.message,
+                e.code
+            ),
+        }
+
         // 4. Serve it, configured through its environment.
         let env = vec![
             ("GATEWAY_JWT_SECRET".to_owned(), gateway_secret.clone()),
@@ -177,7 +203,12 @@ impl Args {
             &EncodingKey::from_secret(gateway_secret.as_bytes()),
         )?;
         println!("ready");
-        println!("  registry  http://{registry}  (try http://{registry}/api/v1/packages)");
+        println!("  registry  http://{registry}  (JSON API at http://{registry}/api/v1/packages)");
+        println!(
+            "  deployable http://{registry}/packages/{}/{}/{deployable_version}/deployable",
+            deployable_name.namespace(),
+            deployable_name.name()
+        );
         println!("  gateway   http://{gateway}/v1/ingest");
         println!(
             "  admin token in {}",
