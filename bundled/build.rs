@@ -34,21 +34,36 @@ fn main() {
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    let components = build_components(&root, &out_dir);
+    let (test_only, components): (Vec<_>, Vec<_>) = build_components(&root, &out_dir)
+        .into_iter()
+        .partition(|c| c.test_only);
     let wit_packages = encode_wit_packages(&root, &out_dir);
 
     let mut src = String::new();
-    src.push_str("/// The components built from `components/`, by crate name.\n");
-    src.push_str("pub const COMPONENTS: &[Component] = &[\n");
-    for c in &components {
-        writeln!(
-            src,
-            "    Component {{ crate_name: {:?}, package: {:?}, version: {:?}, description: {:?}, bytes: include_bytes!({:?}) }},",
-            c.crate_name, c.package, c.version, c.description, c.path
-        )
-        .unwrap();
+    for (name, doc, list) in [
+        (
+            "COMPONENTS",
+            "The components built from `components/`, by crate name.",
+            &components,
+        ),
+        (
+            "TEST_COMPONENTS",
+            "Guests built only for tests (`test-only = true`): never published or counted.",
+            &test_only,
+        ),
+    ] {
+        writeln!(src, "/// {doc}\npub const {name}: &[Component] = &[").unwrap();
+        for c in list {
+            writeln!(
+                src,
+                "    Component {{ crate_name: {:?}, package: {:?}, version: {:?}, description: {:?}, bytes: include_bytes!({:?}) }},",
+                c.crate_name, c.package, c.version, c.description, c.path
+            )
+            .unwrap();
+        }
+        src.push_str("];\n\n");
     }
-    src.push_str("];\n\n/// The WIT packages from `wit-packages/`, binary-encoded.\n");
+    src.push_str("/// The WIT packages from `wit-packages/`, binary-encoded.\n");
     src.push_str("pub const WIT_PACKAGES: &[WitPackage] = &[\n");
     for (package, version, path) in &wit_packages {
         writeln!(
@@ -67,6 +82,8 @@ struct Built {
     version: String,
     description: String,
     path: PathBuf,
+    /// `[package.metadata.wharf] test-only = true`: a guest for tests, not a package.
+    test_only: bool,
 }
 
 fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
@@ -154,6 +171,9 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        let test_only = package["metadata"]["wharf"]["test-only"]
+            .as_bool()
+            .unwrap_or(false);
         let license = package["license"].as_str().unwrap_or_default().to_owned();
 
         // Embed what a registry shows and `wkg publish` reads: name, version,
@@ -183,6 +203,7 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
             description,
             crate_name,
             path,
+            test_only,
         });
     }
     built.sort_by(|a, b| a.crate_name.cmp(&b.crate_name));

@@ -34,7 +34,8 @@ pub struct WitPackage {
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
-/// The component built from the guest crate `crate_name`.
+/// The component built from the guest crate `crate_name`, a test-only guest such as
+/// `host-probe` included.
 ///
 /// ```
 /// let flate = wharf_bundled::component("flate").unwrap();
@@ -42,7 +43,10 @@ include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 /// assert!(flate.bytes.starts_with(b"\0asm"));
 /// ```
 pub fn component(crate_name: &str) -> Option<&'static Component> {
-    COMPONENTS.iter().find(|c| c.crate_name == crate_name)
+    COMPONENTS
+        .iter()
+        .chain(TEST_COMPONENTS)
+        .find(|c| c.crate_name == crate_name)
 }
 
 /// The WIT package `package` (e.g. `wharf:compression`) at `version`.

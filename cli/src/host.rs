@@ -1,164 +1,158 @@
-//! A small wasi:http host: serves a component with wasmtime, a fresh store and
-//! instance per request from one `InstancePre`, over hyper. The environment given is
-//! the only capability granted (no files, no sockets, no inherited variables).
+//! The flags that configure the host (`wharf-host`): capabilities, limits, the
+//! compiled-code cache and metrics, shared by `wharf run` and `wharf up`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use http_body_util::BodyExt;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wharf_host::{Capabilities, CodeCache, Limits, Preopen, Runtime, RuntimeOptions, Served};
 
-/// What a store holds: WASI and wasi:http state. The environment given is the only
-/// capability granted.
-pub struct Host {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
+/// Capabilities granted to the component: nothing unless a flag grants it.
+#[derive(clap::Args, Debug, Default)]
+pub struct CapabilityArgs {
+    /// An environment variable for the component: `KEY=VALUE`, or `KEY` to pass this
+    /// process's value (repeatable). No other variable is visible.
+    #[arg(long = "env", value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// A host directory the component may open: `host::guest`, read-write, or
+    /// `host::guest:ro`, read-only (repeatable).
+    #[arg(long = "dir", value_name = "HOST::GUEST[:ro]")]
+    pub dirs: Vec<Preopen>,
+    /// A host the component may call over wasi:http: `api.example.com` (any port),
+    /// `127.0.0.1:8080` (that port), `*` (any) (repeatable).
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    pub allow_http: Vec<String>,
+    /// Let the component open TCP connections and listen (wasi:sockets).
+    #[arg(long)]
+    pub allow_tcp: bool,
+    /// Let the component use UDP (wasi:sockets).
+    #[arg(long)]
+    pub allow_udp: bool,
 }
 
-impl WasiView for Host {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
+impl CapabilityArgs {
+    pub fn capabilities(&self) -> anyhow::Result<Capabilities> {
+        let env = self
+            .env
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+                None => std::env::var(kv)
+                    .map(|v| (kv.clone(), v))
+                    .with_context(|| format!("`--env {kv}`: {kv} is not set here")),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Capabilities {
+            env,
+            dirs: self.dirs.clone(),
+            http_hosts: self.allow_http.clone(),
+            tcp: self.allow_tcp,
+            udp: self.allow_udp,
+        })
+    }
+}
+
+/// Limits, cache and metrics of the host.
+#[derive(clap::Args, Debug, Default)]
+pub struct LimitArgs {
+    /// Wall-clock time one request (or `--invoke` call) may take: `250ms`, `5s`.
+    /// Past it the guest is interrupted and the request answered 504. [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = wharf_host::parse_duration)]
+    pub deadline: Option<Duration>,
+    /// Linear memory one instance may hold, over all its memories: `64MiB`. Past it
+    /// growth fails in the guest, which usually traps (500). [default: 256MiB]
+    #[arg(long, value_name = "SIZE", value_parser = wharf_host::parse_size)]
+    pub max_memory: Option<u64>,
+    /// Largest request body: `1MiB`; a larger declared length is answered 413.
+    /// [default: 16MiB]
+    #[arg(long, value_name = "SIZE", value_parser = wharf_host::parse_size)]
+    pub max_body: Option<u64>,
+    /// Largest response body; a longer one is cut off. [default: 64MiB]
+    #[arg(long, value_name = "SIZE", value_parser = wharf_host::parse_size)]
+    pub max_response_body: Option<u64>,
+    /// Requests handled at once; others wait for a slot. [default: 64]
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<usize>,
+    /// How long a request waits for a slot before it gets 503. [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = wharf_host::parse_duration)]
+    pub queue_timeout: Option<Duration>,
+    /// Where compiled code is cached. [default: $XDG_CACHE_HOME/wharf/compiled]
+    #[arg(long, env = "WHARF_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile in memory; read and write no cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl LimitArgs {
+    /// The limits: these flags over `base` (the deploy manifest's, or the defaults).
+    pub fn limits(&self, base: Limits) -> Limits {
+        Limits {
+            deadline: self.deadline.unwrap_or(base.deadline),
+            max_memory: self.max_memory.unwrap_or(base.max_memory),
+            max_request_body: self.max_body.unwrap_or(base.max_request_body),
+            max_response_body: self.max_response_body.unwrap_or(base.max_response_body),
+            max_concurrency: self.max_concurrency.unwrap_or(base.max_concurrency),
+            queue_timeout: self.queue_timeout.unwrap_or(base.queue_timeout),
         }
     }
-}
 
-impl WasiHttpView for Host {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: Default::default(),
+    /// The engine for `limits`, with the cache these flags choose.
+    pub fn runtime(&self, limits: &Limits) -> anyhow::Result<Runtime> {
+        let mut options = RuntimeOptions::for_limits(limits);
+        if self.no_cache {
+            options.cache = None;
+        } else if let Some(dir) = &self.cache_dir {
+            options.cache = Some(CodeCache::new(dir));
         }
+        Ok(Runtime::new(&options)?)
     }
 }
 
-/// Compiles a component, saying so when the bytes are not one.
-pub fn compile(engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
-    Component::new(engine, component).map_err(|e| anyhow::anyhow!("compiling the component: {e:?}"))
-}
-
-/// A linker offering WASI 0.2 and wasi:http, nothing else.
-pub fn linker(engine: &Engine) -> anyhow::Result<Linker<Host>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    Ok(linker)
-}
-
-/// A fresh store whose guest sees exactly the variables in `env`: no files, no
-/// sockets, no inherited environment, no arguments.
-pub fn store(engine: &Engine, env: &[(String, String)]) -> Store<Host> {
-    let mut wasi = WasiCtx::builder();
-    for (key, value) in env {
-        wasi.env(key, value);
+/// Compiles (or loads from the cache) and links a wasi:http deployable.
+pub fn prepare(
+    runtime: &Runtime,
+    bytes: &[u8],
+    capabilities: Capabilities,
+    limits: Limits,
+    reuse: bool,
+) -> anyhow::Result<Arc<Served>> {
+    let started = std::time::Instant::now();
+    let (component, outcome) = runtime.load(bytes)?;
+    tracing::debug!(?outcome, elapsed = ?started.elapsed(), "component ready");
+    if let wharf_host::CacheOutcome::Rebuilt(why) = &outcome {
+        crate::status!("Rebuilt", "the compiled-code cache entry ({why})");
     }
-    let host = Host {
-        wasi: wasi.build(),
-        http: WasiHttpCtx::new(),
-        table: ResourceTable::new(),
+    let served = Served::new(runtime, &component, capabilities, limits)?.reusing_instances(reuse);
+    if !matches!(outcome, wharf_host::CacheOutcome::Loaded) {
+        served.metrics().compilations.inc();
+    }
+    Ok(Arc::new(served))
+}
+
+/// Serves the metrics on `addr`, if given, until `shutdown`.
+pub async fn metrics(
+    addr: Option<SocketAddr>,
+    served: &Served,
+) -> anyhow::Result<Option<(SocketAddr, tokio::task::JoinHandle<()>)>> {
+    let Some(addr) = addr else {
+        return Ok(None);
     };
-    Store::new(engine, host)
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} for metrics"))?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(wharf_host::serve_metrics(
+        listener,
+        served.metrics().clone(),
+        std::future::pending(),
+    ));
+    Ok(Some((bound, task)))
 }
 
-/// A compiled wasi:http component, ready to instantiate per request.
-pub struct Served {
-    engine: Engine,
-    pre: ProxyPre<Host>,
-    env: Vec<(String, String)>,
-}
-
-impl Served {
-    /// Compiles `component` and links WASI and wasi:http.
-    pub fn new(component: &[u8], env: Vec<(String, String)>) -> anyhow::Result<Arc<Self>> {
-        let engine = Engine::new(&Config::new())?;
-        let component = compile(&engine, component)?;
-        let linker = linker(&engine)?;
-        let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
-            .map_err(|e| anyhow::anyhow!("the deployable is not a wasi:http proxy: {e:?}"))?;
-        Ok(Arc::new(Self { engine, pre, env }))
-    }
-
-    async fn handle(
-        &self,
-        request: hyper::Request<hyper::body::Incoming>,
-    ) -> anyhow::Result<hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>> {
-        let mut store = store(&self.engine, &self.env);
-        let request = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, request)?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let out = store.data_mut().http().new_response_outparam(tx)?;
-        let proxy = self.pre.instantiate_async(&mut store).await?;
-        let task = tokio::spawn(async move {
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, out)
-                .await
-        });
-        match rx.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => anyhow::bail!("the component answered with an error code: {code:?}"),
-            Err(_) => {
-                let trapped = task.await?;
-                anyhow::bail!("the component set no response: {trapped:?}")
-            }
-        }
-    }
-}
-
-/// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, served: Arc<Served>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let served = served.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let served = served.clone();
-                async move {
-                    match served.handle(request).await {
-                        Ok(response) => Ok::<_, std::convert::Infallible>(response),
-                        Err(e) => {
-                            tracing::warn!(error = %format!("{e:#}"), "request failed");
-                            let body = http_body_util::Full::new(bytes::Bytes::from_static(
-                                b"internal error\n",
-                            ))
-                            .map_err(
-                                |never: std::convert::Infallible| -> wasmtime_wasi_http::Error {
-                                    match never {}
-                                },
-                            )
-                            .boxed_unsync();
-                            Ok(hyper::Response::builder()
-                                .status(500)
-                                .body(body)
-                                .expect("a valid response"))
-                        }
-                    }
-                }
-            });
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// Binds `addr` for [`serve`].
+/// Binds `addr` for serving.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await

@@ -8,12 +8,11 @@
 //! to pick the interface, with `@1.0.0` after the function to pick its version.
 
 use anyhow::{Context, bail};
+use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::{Component, Val};
-use wasmtime::{Config, Engine};
-
-use crate::host;
+use wharf_host::{Capabilities, Limits, Runtime};
 
 /// The export a call names: `(interface export name, function name)`; no interface
 /// for a function exported at the top level.
@@ -23,21 +22,24 @@ struct Target {
     function: String,
 }
 
-/// Calls `call` on `component` in a store granting only `env`, and returns each
-/// result in WAVE.
+/// Calls `call` on `component` in `runtime` (its engine and compiled-code cache, the
+/// same as `--http` uses), in a store granting only `capabilities` and bound by
+/// `limits`, and returns each result in WAVE.
 pub async fn invoke(
+    runtime: &Runtime,
     component: &[u8],
     call: &str,
-    env: &[(String, String)],
+    capabilities: Capabilities,
+    limits: &Limits,
 ) -> anyhow::Result<Vec<String>> {
     let parsed = UntypedFuncCall::parse(call).map_err(|e| {
         anyhow::anyhow!("`{call}` is not a WAVE function call such as `f(1, \"two\")`: {e}")
     })?;
-    let engine = Engine::new(&Config::new())?;
-    let component = host::compile(&engine, component)?;
-    let target = find(&engine, &component, parsed.name())?;
+    let engine = runtime.engine();
+    let (component, _) = runtime.load(component)?;
+    let target = find(engine, &component, parsed.name())?;
 
-    let ty = export_func_type(&engine, &component, &target)?;
+    let ty = export_func_type(engine, &component, &target)?;
     let param_types: Vec<_> = ty.params().map(|(_, t)| t).collect();
     let params: Vec<Val> = parsed.to_wasm_params(&param_types).map_err(|e| {
         let expected: Vec<String> = ty
@@ -52,8 +54,8 @@ pub async fn invoke(
     })?;
     let mut results = vec![Val::Bool(false); ty.results().len()];
 
-    let linker = host::linker(&engine)?;
-    let mut store = host::store(&engine, env);
+    let linker = wharf_host::linker(engine)?;
+    let mut store = runtime.store(&std::sync::Arc::new(capabilities), limits)?;
     let instance = linker
         .instantiate_async(&mut store, &component)
         .await
@@ -73,7 +75,17 @@ pub async fn invoke(
         .context("the export is not a function")?;
     func.call_async(&mut store, &params, &mut results)
         .await
-        .map_err(|e| anyhow::anyhow!("`{}` trapped: {e:?}", target.function))?;
+        .map_err(|e| {
+            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                anyhow::anyhow!(
+                    "`{}` ran past its deadline ({:?}; --deadline sets it)",
+                    target.function,
+                    limits.deadline
+                )
+            } else {
+                anyhow::anyhow!("`{}` trapped: {e:?}", target.function)
+            }
+        })?;
     results
         .iter()
         .map(|v| v.to_wave().map_err(|e| anyhow::anyhow!("{e:?}")))

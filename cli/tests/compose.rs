@@ -180,6 +180,7 @@ async fn init_then_compose_then_run_serves_the_deployable() {
             "--env",
             "GATEWAY_JWT_SECRET=s3cret",
         ])
+        .env("WHARF_CACHE_DIR", dir.path().join(".compiled"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -27,6 +27,7 @@ fn up(data_dir: &std::path::Path) -> Up {
         ])
         .arg(data_dir)
         .env("WHARF_LOG", "error")
+        .env("WHARF_CACHE_DIR", data_dir.join("compiled"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -32,6 +32,28 @@ pub struct Manifest {
     pub plugs: BTreeMap<PlugKey, Plug>,
     /// The imports the composed result may keep.
     pub host: Host,
+    /// `[limits]`: what the host should hold each request to; unset ones are the
+    /// host's defaults (or its flags).
+    pub limits: Limits,
+}
+
+/// `[limits]`, each optional: `deadline = "5s"`, `max-memory = "64MiB"`,
+/// `max-request-body = "1MiB"`, `max-response-body = "8MiB"`, `max-concurrency = 64`,
+/// `queue-timeout = "1s"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time one request may take.
+    pub deadline: Option<std::time::Duration>,
+    /// Linear memory one instance may hold, over all its memories, in bytes.
+    pub max_memory: Option<u64>,
+    /// Largest request body, in bytes.
+    pub max_request_body: Option<u64>,
+    /// Largest response body, in bytes.
+    pub max_response_body: Option<u64>,
+    /// Requests handled at once.
+    pub max_concurrency: Option<usize>,
+    /// How long a request waits for a slot before it is refused.
+    pub queue_timeout: Option<std::time::Duration>,
 }
 
 /// `[deployable]`: the result's name and version and the root component.
@@ -349,6 +371,14 @@ impl FromStr for Manifest {
             host: Host {
                 allow: dto.host.allow,
             },
+            limits: Limits {
+                deadline: dto.limits.deadline.map(|d| d.0),
+                max_memory: dto.limits.max_memory.map(|s| s.0),
+                max_request_body: dto.limits.max_request_body.map(|s| s.0),
+                max_response_body: dto.limits.max_response_body.map(|s| s.0),
+                max_concurrency: dto.limits.max_concurrency,
+                queue_timeout: dto.limits.queue_timeout.map(|d| d.0),
+            },
         })
     }
 }
@@ -376,6 +406,50 @@ struct ManifestDto {
     plugs: BTreeMap<PlugKey, PlugDto>,
     #[serde(default)]
     host: HostDto,
+    #[serde(default)]
+    limits: LimitsDto,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LimitsDto {
+    deadline: Option<DurationText>,
+    max_memory: Option<SizeText>,
+    max_request_body: Option<SizeText>,
+    max_response_body: Option<SizeText>,
+    max_concurrency: Option<usize>,
+    queue_timeout: Option<DurationText>,
+}
+
+/// `"5s"`, `"250ms"`.
+struct DurationText(std::time::Duration);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        wharf_types::units::parse_duration(&String::deserialize(d)?)
+            .map(DurationText)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `"64MiB"`, `"1048576"`, or a number of bytes.
+struct SizeText(u64);
+
+impl<'de> Deserialize<'de> for SizeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => Ok(SizeText(n)),
+            Raw::Text(text) => wharf_types::units::parse_size(&text)
+                .map(SizeText)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -579,5 +653,36 @@ mod tests {
         assert!(parse(r#"{ path = "x", version = "^1" }"#).is_err());
         assert!(parse(r#"{ url = "https://x/y.wasm", digest = "sha256:00" }"#).is_err());
         assert!(parse("{}").is_err());
+    }
+
+    #[test]
+    fn limits_are_optional_and_read_as_people_write_them() {
+        let head =
+            "[deployable]\nname = \"a:b\"\nversion = \"1.0.0\"\nroot = { path = \"r.wasm\" }\n";
+        let none: Manifest = head.parse().unwrap();
+        assert_eq!(none.limits, Limits::default());
+        let some: Manifest = format!(
+            "{head}[limits]\ndeadline = \"250ms\"\nmax-memory = \"64MiB\"\nmax-request-body = 1024\nmax-concurrency = 8\n"
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(
+            some.limits.deadline,
+            Some(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(some.limits.max_memory, Some(64 << 20));
+        assert_eq!(some.limits.max_request_body, Some(1024));
+        assert_eq!(some.limits.max_response_body, None);
+        assert_eq!(some.limits.max_concurrency, Some(8));
+        assert!(
+            format!("{head}[limits]\nmax-memroy = \"1MiB\"\n")
+                .parse::<Manifest>()
+                .is_err()
+        );
+        assert!(
+            format!("{head}[limits]\ndeadline = \"soon\"\n")
+                .parse::<Manifest>()
+                .is_err()
+        );
     }
 }

@@ -14,6 +14,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod units;
 use sha2::Digest as _;
 
 /// Why a name or digest was refused.

@@ -1,6 +1,8 @@
 //! `wharf run`: call an exported function of a component (`--invoke`, arguments and
 //! results in WAVE) or serve a wasi:http component (`--http`), from a file or from the
-//! registry. The environment given with `--env` is the only capability granted.
+//! registry, in the `wharf-host` engine: nothing is granted unless a flag grants it
+//! (`--env`, `--dir`, `--allow-http`, `--allow-tcp`, `--allow-udp`), and every call
+//! runs under a deadline and a memory cap.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,7 +15,7 @@ use crate::{host, invoke};
 /// Run a component: call one of its functions, or serve it over HTTP.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf run json-transform.wasm --invoke 'canonicalize(\"{\\\"b\\\":1,\\\"a\\\":2}\")'\n  wharf run wharf:json-transform --invoke 'transformer.canonicalize(\"[1, 2.50]\")'\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1'\n\nArguments and results are WAVE (https://github.com/bytecodealliance/wasm-tools/tree/main/crates/wasm-wave),\nas with `wasmtime run --invoke`: strings \"...\", lists [1, 2], records {a: 1},\nvariants ok(\"x\"), options some(1) / none. Name an interface's function as\n`iface.f` or `ns:pkg/iface.f`, with `@version` after it when several versions are exported."
+    after_help = "Examples:\n  wharf run json-transform.wasm --invoke 'canonicalize(\"{\\\"b\\\":1,\\\"a\\\":2}\")'\n  wharf run wharf:json-transform --invoke 'transformer.canonicalize(\"[1, 2.50]\")'\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1' --deadline 2s --max-memory 64MiB --metrics-addr 127.0.0.1:9090\n  wharf run --http 127.0.0.1:8080 app.wasm --dir ./static::/static:ro --allow-http api.example.com --env API_KEY\n\nArguments and results are WAVE (https://github.com/bytecodealliance/wasm-tools/tree/main/crates/wasm-wave),\nas with `wasmtime run --invoke`: strings \"...\", lists [1, 2], records {a: 1},\nvariants ok(\"x\"), options some(1) / none. Name an interface's function as\n`iface.f` or `ns:pkg/iface.f`, with `@version` after it when several versions are exported."
 )]
 #[command(group = clap::ArgGroup::new("mode").required(true).args(["invoke", "http"]))]
 pub struct Args {
@@ -25,10 +27,18 @@ pub struct Args {
     /// Serve wasi:http on this address (port 0 picks one; the address is printed).
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
-    /// An environment variable for the component, `KEY=VALUE` (repeatable). Nothing
-    /// else is granted.
-    #[arg(long = "env", value_name = "KEY=VALUE")]
-    env: Vec<String>,
+    /// Reuse an instance for the next request once a call has returned cleanly
+    /// (only for stateless components: the next request sees what the last left).
+    #[arg(long, requires = "http")]
+    reuse_instances: bool,
+    /// Serve Prometheus metrics at `/metrics` on this address (its own listener, so
+    /// no path of the component's is taken).
+    #[arg(long, value_name = "ADDR", requires = "http")]
+    metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    capabilities: host::CapabilityArgs,
+    #[command(flatten)]
+    limits: host::LimitArgs,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -43,29 +53,23 @@ impl Args {
             let fetched = Client::new(&self.registry).fetch(&self.component).await?;
             fetched.bytes.to_vec()
         };
-        let env = self
-            .env
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .with_context(|| format!("`--env {kv}` is not KEY=VALUE"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let capabilities = self.capabilities.capabilities()?;
+        let limits = self.limits.limits(wharf_host::Limits::default());
+        let runtime = self.limits.runtime(&limits)?;
         if let Some(call) = &self.invoke {
-            for result in invoke::invoke(&bytes, call, &env).await? {
+            for result in invoke::invoke(&runtime, &bytes, call, capabilities, &limits).await? {
                 println!("{result}");
             }
             return Ok(());
         }
         let addr = self.http.expect("clap requires --invoke or --http");
-        let served = host::Served::new(&bytes, env)?;
+        let served = host::prepare(&runtime, &bytes, capabilities, limits, self.reuse_instances)?;
         let listener = host::bind(addr).await?;
         println!("serving http://{}", listener.local_addr()?);
-        tokio::select! {
-            () = host::serve(listener, served) => {}
-            () = crate::commands::serve::shutdown_signal() => {}
+        if let Some((metrics, _)) = host::metrics(self.metrics_addr, &served).await? {
+            println!("metrics http://{metrics}/metrics");
         }
+        wharf_host::serve(listener, served, crate::commands::serve::shutdown_signal()).await;
         Ok(())
     }
 }

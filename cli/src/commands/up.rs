@@ -36,6 +36,37 @@ pub struct Args {
     /// A deploy manifest to compose instead of the bundled example.
     #[arg(short, long)]
     manifest: Option<PathBuf>,
+    /// Serve Prometheus metrics at `/metrics` on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
+    /// Limits over the manifest's `[limits]`.
+    #[command(flatten)]
+    limits: host::LimitArgs,
+}
+
+/// The deploy manifest's `[limits]` over the host's defaults.
+fn manifest_limits(manifest: &Manifest) -> wharf_host::Limits {
+    let mut limits = wharf_host::Limits::default();
+    let declared = &manifest.limits;
+    if let Some(deadline) = declared.deadline {
+        limits.deadline = deadline;
+    }
+    if let Some(max) = declared.max_memory {
+        limits.max_memory = max;
+    }
+    if let Some(max) = declared.max_request_body {
+        limits.max_request_body = max;
+    }
+    if let Some(max) = declared.max_response_body {
+        limits.max_response_body = max;
+    }
+    if let Some(max) = declared.max_concurrency {
+        limits.max_concurrency = max;
+    }
+    if let Some(wait) = declared.queue_timeout {
+        limits.queue_timeout = wait;
+    }
+    limits
 }
 
 /// A secret kept in the data directory across runs, made on the first one.
@@ -187,10 +218,20 @@ impl Args {
             ("GATEWAY_SCHEMA".to_owned(), EXAMPLE_SCHEMA.to_owned()),
             ("GATEWAY_TRANSFORM".to_owned(), EXAMPLE_TRANSFORM.to_owned()),
         ];
-        let served = host::Served::new(&deployable, env)?;
+        let capabilities = wharf_host::Capabilities {
+            env,
+            ..wharf_host::Capabilities::default()
+        };
+        let limits = self.limits.limits(manifest_limits(&manifest));
+        let runtime = self.limits.runtime(&limits)?;
+        let served = host::prepare(&runtime, &deployable, capabilities, limits, false)?;
         let listener = host::bind(self.gateway_listen).await?;
         let gateway = listener.local_addr()?;
-        let gateway_task = tokio::spawn(host::serve(listener, served));
+        let metrics = host::metrics(self.metrics_addr, &served).await?;
+        let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+        let gateway_task = tokio::spawn(wharf_host::serve(listener, served, async move {
+            let _ = gateway_stopped.await;
+        }));
 
         let expires = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -210,6 +251,9 @@ impl Args {
             deployable_name.name()
         );
         println!("  gateway   http://{gateway}/v1/ingest");
+        if let Some((metrics, _)) = metrics {
+            println!("  metrics   http://{metrics}/metrics");
+        }
         println!(
             "  admin token in {}",
             self.data_dir.join("admin-token").display()
@@ -220,7 +264,9 @@ impl Args {
         );
 
         crate::commands::serve::shutdown_signal().await;
-        gateway_task.abort();
+        // Stop accepting and let requests in flight finish.
+        let _ = stop_gateway.send(());
+        let _ = gateway_task.await;
         let _ = stop_registry.send(());
         registry_task.await??;
         Ok(())

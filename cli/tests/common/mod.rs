@@ -47,6 +47,8 @@ pub fn wharf(dir: &Path, server: &Server, token: Option<&str>, args: &[&str]) ->
         .current_dir(dir)
         .args(args)
         .env("WHARF_REGISTRY", &server.registry)
+        // Compiled code goes to the test's directory, not the user's cache.
+        .env("WHARF_CACHE_DIR", dir.join(".compiled"))
         .env_remove("WHARF_TOKEN");
     if let Some(token) = token {
         command.env("WHARF_TOKEN", token);

@@ -1,0 +1,175 @@
+//! The compiled-code cache: a component is compiled once and the artifact kept on
+//! disk, keyed by the sha256 digest of the component's bytes and the engine's
+//! compatibility hash (wasmtime version, compiler settings, CPU features). A restart
+//! maps the artifact (`Component::deserialize_file`) instead of compiling.
+//!
+//! Deserializing runs code from the file, so an entry is never trusted unchecked:
+//! beside `<key>.cwasm` lies `<key>.cwasm.sha256`, the digest of the artifact as it was
+//! written, and an entry is used only when the file's digest matches it (and wasmtime
+//! then accepts its header). A missing, truncated, corrupt or stale entry is rebuilt and
+//! overwritten. Entries are written to a temporary file and renamed into place, so a
+//! crash leaves either no entry or a complete one; the directory is made private
+//! (0700) so that no other user can swap an entry between check and map.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::Error;
+
+/// Where compiled artifacts live.
+#[derive(Debug, Clone)]
+pub struct CodeCache {
+    dir: PathBuf,
+}
+
+/// How a component was obtained from [`CodeCache::load`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded from a valid entry: nothing was compiled.
+    Loaded,
+    /// No entry existed: compiled and stored.
+    Compiled,
+    /// An entry existed but failed its check (the reason): compiled and overwritten.
+    Rebuilt(String),
+    /// No cache configured: compiled in memory.
+    Uncached,
+}
+
+impl CodeCache {
+    /// A cache in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// `$WHARF_CACHE_DIR`, else `$XDG_CACHE_HOME/wharf/compiled`, else
+    /// `~/.cache/wharf/compiled`; `None` when none of them can be found.
+    pub fn default_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("WHARF_CACHE_DIR").filter(|d| !d.is_empty()) {
+            return Some(PathBuf::from(dir));
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|d| !d.is_empty())
+                    .map(|home| PathBuf::from(home).join(".cache"))
+            })?;
+        Some(base.join("wharf").join("compiled"))
+    }
+
+    /// The directory entries live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The artifact path for `component` under `engine`.
+    pub fn entry(&self, engine: &Engine, component: &[u8]) -> PathBuf {
+        let digest = hex::encode(Sha256::digest(component));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.dir
+            .join(format!("{digest}-{:016x}.cwasm", hasher.finish()))
+    }
+
+    /// The compiled `component`, from a valid entry or compiled and stored.
+    pub fn load(
+        &self,
+        engine: &Engine,
+        component: &[u8],
+    ) -> Result<(Component, CacheOutcome), Error> {
+        let path = self.entry(engine, component);
+        let outcome = match self.check(&path) {
+            Ok(()) => {
+                // SAFETY: the file's sha256 matches the digest recorded when this
+                // process or an earlier one serialized it with a compatible engine,
+                // and the private directory keeps others from replacing it.
+                match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(loaded) => return Ok((loaded, CacheOutcome::Loaded)),
+                    Err(e) => CacheOutcome::Rebuilt(format!("wasmtime refused it: {e}")),
+                }
+            }
+            Err(Missing::Absent) => CacheOutcome::Compiled,
+            Err(Missing::Invalid(why)) => CacheOutcome::Rebuilt(why),
+        };
+        if let CacheOutcome::Rebuilt(why) = &outcome {
+            tracing::warn!(entry = %path.display(), reason = %why, "rebuilding a compiled-code cache entry");
+        }
+        let compiled = compile(engine, component)?;
+        let artifact = compiled
+            .serialize()
+            .map_err(|e| Error::Compile(format!("serializing: {e:?}")))?;
+        self.store(&path, &artifact)?;
+        Ok((compiled, outcome))
+    }
+
+    fn check(&self, path: &Path) -> Result<(), Missing> {
+        let artifact = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
+            Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
+        };
+        let recorded = std::fs::read_to_string(digest_path(path))
+            .map_err(|e| Missing::Invalid(format!("no recorded digest: {e}")))?;
+        let actual = hex::encode(Sha256::digest(&artifact));
+        if recorded.trim() != actual {
+            return Err(Missing::Invalid(format!(
+                "its sha256 is {actual} but {} was recorded",
+                recorded.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    fn store(&self, path: &Path, artifact: &[u8]) -> Result<(), Error> {
+        create_private_dir(&self.dir)?;
+        write_atomically(path, artifact)?;
+        let digest = hex::encode(Sha256::digest(artifact));
+        write_atomically(&digest_path(path), digest.as_bytes())?;
+        Ok(())
+    }
+}
+
+enum Missing {
+    Absent,
+    Invalid(String),
+}
+
+/// Compiles `component` without the cache.
+pub(crate) fn compile(engine: &Engine, component: &[u8]) -> Result<Component, Error> {
+    Component::new(engine, component).map_err(|e| Error::Compile(format!("{e:?}")))
+}
+
+fn digest_path(artifact: &Path) -> PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Unique per process and per write: two engines in one process may store the
+    // same entry at once, and each rename must move a complete file of its own.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,34 @@
+//! The host's one error type; each variant says which step failed.
+
+use std::path::PathBuf;
+
+/// What can go wrong preparing or serving a component.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine could not be configured (pooling sizes, address space).
+    #[error("configuring the engine: {0}")]
+    Engine(String),
+    /// The bytes are not a component this engine can compile.
+    #[error("compiling the component: {0}")]
+    Compile(String),
+    /// The component's imports could not be satisfied by WASI and wasi:http.
+    #[error("linking the component: {0}")]
+    Link(String),
+    /// The component does not export `wasi:http/incoming-handler`.
+    #[error("the component is not a wasi:http proxy: {0}")]
+    NotAProxy(String),
+    /// A preopened directory could not be opened on the host.
+    #[error("preopening {path}: {message}")]
+    Preopen {
+        /// The host directory.
+        path: PathBuf,
+        /// Why it failed.
+        message: String,
+    },
+    /// Reading or writing the compiled-code cache or a listener failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A limit or capability written as text did not parse.
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,108 @@
+//! Prometheus metrics of a served component, in their own registry so that a
+//! process serving several components (or tests) never mixes them up.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The counters and histograms of one served component.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Responses by status code.
+    pub requests: IntCounterVec,
+    /// Time from accepting the request to the response head, seconds.
+    pub latency: Histogram,
+    /// Time to instantiate the component for a request, seconds.
+    pub instantiation: Histogram,
+    /// Calls that trapped (deadline and memory traps included).
+    pub traps: IntCounter,
+    /// Requests stopped by a limit, by limit: `deadline`, `memory`, `request_body`,
+    /// `response_body`, `concurrency`.
+    pub limit_hits: IntCounterVec,
+    /// Components compiled (cache misses and rebuilt entries).
+    pub compilations: IntCounter,
+}
+
+impl Metrics {
+    /// Fresh metrics in a registry of their own.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("wharf_host_requests_total", "Responses by status code"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "wharf_host_request_duration_seconds",
+                "Time from accepting a request to its response head",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0,
+            ]),
+        )
+        .expect("valid metric");
+        let instantiation = Histogram::with_opts(
+            HistogramOpts::new(
+                "wharf_host_instantiation_seconds",
+                "Time to instantiate the component for one request",
+            )
+            .buckets(vec![
+                0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01,
+            ]),
+        )
+        .expect("valid metric");
+        let traps = IntCounter::new("wharf_host_traps_total", "Guest calls that trapped")
+            .expect("valid metric");
+        let limit_hits = IntCounterVec::new(
+            Opts::new("wharf_host_limit_hits_total", "Requests stopped by a limit"),
+            &["limit"],
+        )
+        .expect("valid metric");
+        let compilations = IntCounter::new(
+            "wharf_host_compilations_total",
+            "Components compiled because no valid cache entry existed",
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(instantiation.clone()),
+            Box::new(traps.clone()),
+            Box::new(limit_hits.clone()),
+            Box::new(compilations.clone()),
+        ] {
+            registry.register(metric).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            instantiation,
+            traps,
+            limit_hits,
+            compilations,
+        }
+    }
+
+    /// The metrics in Prometheus's text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("encoding to memory cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+
+    pub(crate) fn limit(&self, which: &str) {
+        self.limit_hits.with_label_values(&[which]).inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

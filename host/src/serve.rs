@@ -1,0 +1,426 @@
+//! Serving a wasi:http component over hyper: one `InstancePre` built at start, a
+//! fresh store and instance per request (or, opt-in, reused ones), limits enforced
+//! around each call, a log line and metrics per request, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use wasmtime::component::Component;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+use crate::state::{Host, arm_deadline, linker, new_store};
+use crate::{Capabilities, Error, Limits, Metrics, Runtime};
+
+/// A compiled wasi:http component, linked once, ready to serve.
+pub struct Served {
+    engine: Engine,
+    pre: ProxyPre<Host>,
+    capabilities: Arc<Capabilities>,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    metrics: Metrics,
+    /// Instances kept after a clean call, for `--reuse-instances`.
+    idle: Option<Mutex<Vec<Idle>>>,
+}
+
+struct Idle {
+    store: Store<Host>,
+    proxy: Proxy,
+}
+
+/// How a guest call ended.
+#[derive(Debug)]
+enum Ended {
+    Returned,
+    Deadline,
+    Memory(String),
+    Trapped(String),
+}
+
+impl Served {
+    /// Links `component` against WASI and wasi:http and prepares its instantiation.
+    pub fn new(
+        runtime: &Runtime,
+        component: &Component,
+        capabilities: Capabilities,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        capabilities.check()?;
+        let engine = runtime.engine().clone();
+        let pre = linker(&engine)?
+            .instantiate_pre(component)
+            .map_err(|e| Error::Link(format!("{e:?}")))?;
+        let pre = ProxyPre::new(pre).map_err(|e| Error::NotAProxy(format!("{e:?}")))?;
+        Ok(Self {
+            engine,
+            pre,
+            capabilities: Arc::new(capabilities),
+            slots: Arc::new(Semaphore::new(limits.max_concurrency.max(1))),
+            limits,
+            metrics: Metrics::new(),
+            idle: None,
+        })
+    }
+
+    /// Reuse an instance for the next request once a call has returned cleanly,
+    /// instead of instantiating afresh. Only for stateless deployables: whatever a
+    /// request leaves in the instance's memory, the next one sees. An instance that
+    /// trapped or hit a limit is never reused.
+    pub fn reusing_instances(mut self, reuse: bool) -> Self {
+        self.idle = reuse.then(|| Mutex::new(Vec::new()));
+        self
+    }
+
+    /// This component's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The limits requests run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Handles one request: the guest's response, or the host's own answer when a
+    /// limit stopped it (413, 503, 504) or the guest failed (500).
+    pub async fn handle(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Response<HyperOutgoingBody> {
+        let accepted = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let mut timing = Timing::default();
+        let response = match self.respond(request, accepted, &mut timing).await {
+            Ok(response) => response,
+            Err((status, message)) => plain(status, message),
+        };
+        let status = response.status();
+        self.metrics
+            .requests
+            .with_label_values(&[status.as_str()])
+            .inc();
+        self.metrics
+            .latency
+            .observe(accepted.elapsed().as_secs_f64());
+        tracing::info!(
+            target: "wharf_host::request",
+            %method,
+            %path,
+            status = status.as_u16(),
+            instantiate_us = timing.instantiate.map(|d| d.as_micros() as u64),
+            handler_us = timing.handler.map(|d| d.as_micros() as u64),
+            "request"
+        );
+        response
+    }
+
+    async fn respond(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        accepted: Instant,
+        timing: &mut Timing,
+    ) -> Result<Response<HyperOutgoingBody>, (StatusCode, &'static str)> {
+        let max_request = self.limits.max_request_body;
+        let declared = request
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max_request) {
+            self.metrics.limit("request_body");
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"));
+        }
+
+        let deadline_at = accepted + self.limits.deadline;
+        let queue_until = deadline_at.min(accepted + self.limits.queue_timeout);
+        let permit =
+            match tokio::time::timeout_at(queue_until.into(), self.slots.clone().acquire_owned())
+                .await
+            {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    self.metrics.limit("concurrency");
+                    return Err((
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too many requests in flight\n",
+                    ));
+                }
+            };
+
+        // A body streamed past the cap fails the guest's read with a wasi:http error.
+        let metrics = self.metrics.clone();
+        let request = request.map(move |body| {
+            Limited::new(body, max_request as usize).map_err(move |e| {
+                match e.downcast::<hyper::Error>() {
+                    Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),
+                    Err(_) => {
+                        metrics.limit("request_body");
+                        wasmtime_wasi_http::Error::HttpRequestBodySize(Some(max_request))
+                    }
+                }
+            })
+        });
+
+        let started = Instant::now();
+        let reused = self
+            .idle
+            .as_ref()
+            .and_then(|idle| idle.lock().expect("idle instances").pop());
+        let (mut store, proxy) = match reused {
+            Some(Idle { mut store, proxy }) => {
+                arm_deadline(&mut store, self.limits.deadline);
+                (store, proxy)
+            }
+            None => {
+                let mut store =
+                    new_store(&self.engine, &self.capabilities, &self.limits).map_err(|e| {
+                        tracing::error!(error = %e, "preparing a store");
+                        (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                    })?;
+                let proxy = match self.pre.instantiate_async(&mut store).await {
+                    Ok(proxy) => proxy,
+                    Err(e) => {
+                        let memory = store.data().memory.refused;
+                        self.metrics.traps.inc();
+                        if memory {
+                            self.metrics.limit("memory");
+                        }
+                        tracing::warn!(error = ?e, "instantiating the component");
+                        return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+                    }
+                };
+                let elapsed = started.elapsed();
+                self.metrics.instantiation.observe(elapsed.as_secs_f64());
+                timing.instantiate = Some(elapsed);
+                (store, proxy)
+            }
+        };
+
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| {
+                tracing::warn!(error = ?e, "a request the guest cannot be given");
+                (StatusCode::BAD_REQUEST, "bad request\n")
+            })?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(tx)
+            .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))?;
+
+        let called = Instant::now();
+        let served = self.clone();
+        let task = tokio::spawn(async move {
+            let call = proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out);
+            let ended = match tokio::time::timeout_at(deadline_at.into(), call).await {
+                Err(_) => Ended::Deadline,
+                Ok(Ok(())) => Ended::Returned,
+                Ok(Err(e)) => {
+                    if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                        Ended::Deadline
+                    } else if store.data().memory.refused {
+                        Ended::Memory(format!("{e:?}"))
+                    } else {
+                        Ended::Trapped(format!("{e:?}"))
+                    }
+                }
+            };
+            match &ended {
+                Ended::Returned => {
+                    if let Some(idle) = &served.idle {
+                        let mut idle = idle.lock().expect("idle instances");
+                        if idle.len() < served.limits.max_concurrency {
+                            idle.push(Idle { store, proxy });
+                        }
+                    }
+                }
+                Ended::Deadline => {
+                    served.metrics.traps.inc();
+                    served.metrics.limit("deadline");
+                }
+                Ended::Memory(e) => {
+                    served.metrics.traps.inc();
+                    served.metrics.limit("memory");
+                    tracing::warn!(error = %e, "the guest ran out of its memory budget");
+                }
+                Ended::Trapped(e) => {
+                    served.metrics.traps.inc();
+                    tracing::warn!(error = %e, "the guest trapped");
+                }
+            }
+            drop(permit);
+            ended
+        });
+
+        let head = rx.await;
+        timing.handler = Some(called.elapsed());
+        match head {
+            Ok(Ok(response)) => Ok(self.cap_response(response)),
+            Ok(Err(code)) => {
+                tracing::warn!(?code, "the guest answered with an error code");
+                Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
+            }
+            Err(_) => match task.await {
+                Ok(Ended::Deadline) => Err((StatusCode::GATEWAY_TIMEOUT, "deadline exceeded\n")),
+                Ok(_) | Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")),
+            },
+        }
+    }
+
+    /// Caps the response body: a declared length over the cap is answered 500, a
+    /// streamed body is cut off at the cap.
+    fn cap_response(&self, response: Response<HyperOutgoingBody>) -> Response<HyperOutgoingBody> {
+        let max = self.limits.max_response_body;
+        let declared = response
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max) {
+            self.metrics.limit("response_body");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "response body too large\n",
+            );
+        }
+        let metrics = self.metrics.clone();
+        response.map(move |body| {
+            Limited::new(body, max as usize)
+                .map_err(move |e| match e.downcast::<wasmtime_wasi_http::Error>() {
+                    Ok(e) => *e,
+                    Err(_) => {
+                        metrics.limit("response_body");
+                        wasmtime_wasi_http::Error::HttpResponseBodySize(Some(max))
+                    }
+                })
+                .boxed_unsync()
+        })
+    }
+}
+
+#[derive(Default)]
+struct Timing {
+    instantiate: Option<Duration>,
+    handler: Option<Duration>,
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::from_static(message.as_bytes()))
+        .map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} })
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Serves `served` on `listener` (HTTP/1.1, keep-alive) until `shutdown` resolves;
+/// then stops accepting, lets requests in flight finish (each is bounded by the
+/// deadline) and closes idle connections, and returns.
+pub async fn serve(listener: TcpListener, served: Arc<Served>, shutdown: impl Future<Output = ()>) {
+    let service = move |request: Request<Incoming>| {
+        let served = served.clone();
+        async move { Ok::<_, Infallible>(served.handle(request).await) }
+    };
+    accept_loop(listener, service, shutdown).await;
+}
+
+/// Serves the metrics in Prometheus's text format at `GET /metrics` on a listener
+/// of their own, so that no path of the guest's is taken, until `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let service = move |request: Request<Incoming>| {
+        let metrics = metrics.clone();
+        async move {
+            let (status, body) = if request.uri().path() == "/metrics" {
+                (StatusCode::OK, metrics.render())
+            } else {
+                (StatusCode::NOT_FOUND, "see /metrics\n".to_owned())
+            };
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            Ok::<_, Infallible>(response)
+        }
+    };
+    accept_loop(listener, service, shutdown).await;
+}
+
+async fn accept_loop<S, F, B>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>)
+where
+    S: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "accepting a connection");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = service.clone();
+                let mut stopping = stopping.clone();
+                connections.spawn(async move {
+                    let connection = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), hyper::service::service_fn(service));
+                    tokio::pin!(connection);
+                    tokio::select! {
+                        _ = connection.as_mut() => {}
+                        _ = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+}

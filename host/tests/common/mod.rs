@@ -1,0 +1,112 @@
+//! A served component on a real port, driven with a real HTTP client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wharf_host::{Capabilities, CodeCache, Limits, Runtime, RuntimeOptions, Served};
+
+/// Compiled code shared by the tests of one run, so each component compiles once.
+pub fn shared_cache() -> CodeCache {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CodeCache::new(DIR.get_or_init(|| tempfile::tempdir().unwrap()).path())
+}
+
+/// Limits small enough for a test: 8 requests at once, a 2 s deadline.
+pub fn limits() -> Limits {
+    Limits {
+        deadline: Duration::from_secs(2),
+        max_memory: 64 << 20,
+        max_concurrency: 8,
+        ..Limits::default()
+    }
+}
+
+pub fn runtime(limits: &Limits, cache: Option<CodeCache>) -> Runtime {
+    let mut options = RuntimeOptions::for_limits(limits);
+    options.cache = cache;
+    Runtime::new(&options).unwrap()
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub served: Arc<Served>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<()>>,
+    _runtime: Runtime,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Asks the server to stop and returns the task that ends when it has drained.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap()
+    }
+
+    pub fn metrics(&self) -> String {
+        self.served.metrics().render()
+    }
+}
+
+/// Serves `bytes` with `capabilities` and `limits` on a free port.
+pub async fn start(
+    bytes: &[u8],
+    capabilities: Capabilities,
+    limits: Limits,
+    reuse: bool,
+) -> Server {
+    let runtime = runtime(&limits, Some(shared_cache()));
+    let (component, _) = runtime.load(bytes).unwrap();
+    let served = Arc::new(
+        Served::new(&runtime, &component, capabilities, limits)
+            .unwrap()
+            .reusing_instances(reuse),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(wharf_host::serve(listener, served.clone(), async move {
+        let _ = stopped.await;
+    }));
+    Server {
+        addr,
+        served,
+        stop: Some(stop),
+        task: Some(task),
+        _runtime: runtime,
+    }
+}
+
+pub fn probe() -> &'static [u8] {
+    wharf_bundled::component("host-probe").unwrap().bytes
+}
+
+/// Serves the host-probe component.
+pub async fn probe_server(capabilities: Capabilities, limits: Limits) -> Server {
+    start(probe(), capabilities, limits, false).await
+}
+
+/// `(status, body)` of a GET.
+pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// A metric's value from the text format, e.g. `wharf_host_limit_hits_total{limit="memory"}`.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+pub fn temp_dir() -> PathBuf {
+    tempfile::tempdir().unwrap().keep()
+}
