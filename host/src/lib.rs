@@ -18,7 +18,7 @@
 //! let limits = Limits::default();
 //! let runtime = Runtime::new(&RuntimeOptions::for_limits(&limits))?;
 //! let (component, _outcome) = runtime.load(deployable)?;
-//! let served = Served::new(&runtime, &component, Capabilities::default(), limits)?;
+//! let served = std::sync::Arc::new(Served::new(&runtime, &component, Capabilities::default(), limits)?);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! wharf_host::serve(listener, served, std::future::pending()).await;
 //! # Ok(()) }
