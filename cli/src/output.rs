@@ -13,32 +13,6 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
-/// Parses `1MiB`, `512KiB`, `1000000` (bytes), `2MB`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 1MiB or 500KiB"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kib" | "k" => 1024.0,
-        "mib" | "m" => 1024.0 * 1024.0,
-        "kb" => 1000.0,
-        "mb" => 1_000_000.0,
-        _ => {
-            return Err(format!(
-                "unknown size unit `{}`; use B, KiB, MiB, KB or MB",
-                unit.trim()
-            ));
-        }
-    };
-    Ok((number * factor) as u64)
-}
-
 /// Whether stderr gets colours: a terminal, and neither `NO_COLOR` nor
 /// `CLICOLOR=0` set (`CLICOLOR_FORCE=1` forces them), as anstream decides for clap.
 pub fn colour_enabled() -> bool {
@@ -84,16 +58,6 @@ pub fn error(err: &anyhow::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_in_binary_and_decimal_units() {
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("512 KiB"), Ok(512 << 10));
-        assert_eq!(parse_size("1000000"), Ok(1_000_000));
-        assert_eq!(parse_size("2MB"), Ok(2_000_000));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("3 GiB").unwrap_err().contains("GiB"));
-    }
 
     #[test]
     fn sizes_print_in_the_largest_fitting_unit() {

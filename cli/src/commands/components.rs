@@ -19,7 +19,7 @@ use crate::output;
 pub struct Args {
     /// Fail if any component, or the composed gateway, is larger than this once
     /// gzip-compressed (how edge platforms count upload limits), e.g. `1MiB`.
-    #[arg(long, value_parser = output::parse_size)]
+    #[arg(long, value_parser = wharf_types::units::parse_size)]
     budget: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long)]

@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::output;
-
 /// Run the registry server (OCI, JSON API and pages) on embedded defaults: a SQLite
 /// file and a blob folder under the data directory.
 #[derive(clap::Args)]
@@ -22,7 +20,7 @@ pub struct Args {
     #[arg(long, env = "WHARF_DATABASE_URL")]
     database_url: Option<String>,
     /// The largest accepted upload, e.g. `64MiB`.
-    #[arg(long, env = "WHARF_MAX_UPLOAD", default_value = "64MiB", value_parser = output::parse_size)]
+    #[arg(long, env = "WHARF_MAX_UPLOAD", default_value = "64MiB", value_parser = wharf_types::units::parse_size)]
     max_upload: u64,
     /// A token with every right, to bootstrap users and tokens.
     #[arg(long, env = "WHARF_ADMIN_TOKEN", hide_env_values = true)]
