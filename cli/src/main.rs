@@ -56,8 +56,13 @@ fn main() -> ExitCode {
     // Logs go to stderr: human-readable by default, one JSON object per line with
     // WHARF_LOG_FORMAT=json; WHARF_LOG filters (`debug`, `wharf_registry=trace`, ...).
     let filter = EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal (and never with NO_COLOR): a log redirected to a file
+    // stays greppable (`grep -o 'instantiate_us=[0-9]*'`).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if std::env::var("WHARF_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();
