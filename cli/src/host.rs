@@ -2,7 +2,7 @@
 //! compiled-code cache and metrics, shared by `wharf run` and `wharf up`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,25 +33,82 @@ pub struct CapabilityArgs {
 }
 
 impl CapabilityArgs {
-    pub fn capabilities(&self) -> anyhow::Result<Capabilities> {
-        let env = self
-            .env
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
-                None => std::env::var(kv)
-                    .map(|v| (kv.clone(), v))
-                    .with_context(|| format!("`--env {kv}`: {kv} is not set here")),
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Capabilities {
-            env,
-            dirs: self.dirs.clone(),
-            http_hosts: self.allow_http.clone(),
-            tcp: self.allow_tcp,
-            udp: self.allow_udp,
-        })
+    /// What these flags grant, added to what a deploy manifest's `[capabilities]`
+    /// grants (`manifest` and the directory its relative paths start from). A flag
+    /// never takes a manifest's grant away; `--env KEY=VALUE` overrides its value.
+    pub fn capabilities(
+        &self,
+        manifest: Option<(&wharf_compose::manifest::Capabilities, &Path)>,
+    ) -> anyhow::Result<Capabilities> {
+        let mut capabilities = Capabilities::default();
+        if let Some((granted, base)) = manifest {
+            for kv in &granted.env {
+                capabilities
+                    .env
+                    .push(env_grant(kv, "the manifest's `env`")?);
+            }
+            for dir in &granted.dirs {
+                let mut preopen: Preopen = dir
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("the manifest's `dirs`: {e}"))?;
+                if preopen.host.is_relative() {
+                    preopen.host = base.join(&preopen.host);
+                }
+                capabilities.dirs.push(preopen);
+            }
+            capabilities
+                .http_hosts
+                .extend(granted.allow_http.iter().cloned());
+            capabilities.tcp = granted.allow_tcp;
+            capabilities.udp = granted.allow_udp;
+        }
+        for kv in &self.env {
+            let (key, value) = env_grant(kv, "`--env`")?;
+            capabilities.env.retain(|(k, _)| *k != key);
+            capabilities.env.push((key, value));
+        }
+        capabilities.dirs.extend(self.dirs.iter().cloned());
+        capabilities
+            .http_hosts
+            .extend(self.allow_http.iter().cloned());
+        capabilities.tcp |= self.allow_tcp;
+        capabilities.udp |= self.allow_udp;
+        Ok(capabilities)
     }
+}
+
+/// `KEY=VALUE`, or `KEY` for this process's value.
+fn env_grant(kv: &str, source: &str) -> anyhow::Result<(String, String)> {
+    match kv.split_once('=') {
+        Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+        None => std::env::var(kv)
+            .map(|v| (kv.to_owned(), v))
+            .with_context(|| format!("{source} grants {kv}, which is not set here")),
+    }
+}
+
+/// A deploy manifest's `[limits]` over the host's defaults.
+pub fn manifest_limits(declared: &wharf_compose::manifest::Limits) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(deadline) = declared.deadline {
+        limits.deadline = deadline;
+    }
+    if let Some(max) = declared.max_memory {
+        limits.max_memory = max;
+    }
+    if let Some(max) = declared.max_request_body {
+        limits.max_request_body = max;
+    }
+    if let Some(max) = declared.max_response_body {
+        limits.max_response_body = max;
+    }
+    if let Some(max) = declared.max_concurrency {
+        limits.max_concurrency = max;
+    }
+    if let Some(wait) = declared.queue_timeout {
+        limits.queue_timeout = wait;
+    }
+    limits
 }
 
 /// Limits, cache and metrics of the host.

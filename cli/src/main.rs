@@ -26,6 +26,7 @@ struct Cli {
 enum Command {
     Up(commands::up::Args),
     Serve(commands::serve::Args),
+    Fsck(commands::serve::FsckArgs),
     Compose(commands::compose::Args),
     Search(commands::packages::SearchArgs),
     Info(commands::packages::InfoArgs),
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => runtime.block_on(args.run()),
         Command::Serve(args) => runtime.block_on(args.run()),
+        Command::Fsck(args) => runtime.block_on(args.run()),
         Command::Compose(args) => runtime.block_on(args.run()),
         Command::Search(args) => runtime.block_on(args.run()),
         Command::Info(args) => runtime.block_on(args.run()),

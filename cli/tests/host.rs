@@ -105,3 +105,78 @@ async fn flags_set_limits_and_grants_and_a_restart_loads_from_the_cache() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_manifest_sets_limits_and_grants_and_flags_add_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = wharf_bundled::component("host-probe").unwrap();
+    std::fs::write(dir.path().join("probe.wasm"), probe.bytes).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/note.txt"), "granted by the manifest").unwrap();
+    std::fs::write(
+        dir.path().join("wharf.toml"),
+        r#"[deployable]
+name = "acme:probe"
+version = "1.0.0"
+root = { path = "probe.wasm" }
+
+[limits]
+deadline = "300ms"
+
+[capabilities]
+env = ["GREETING=from-manifest", "COLOUR=blue"]
+dirs = ["data::/data:ro"]
+"#,
+    )
+    .unwrap();
+
+    let running = run(
+        dir.path(),
+        &["--manifest", "wharf.toml", "--env", "COLOUR=red"],
+    );
+    assert_eq!(
+        get(&format!("{}/env?GREETING", running.url)).await,
+        (200, "from-manifest".into())
+    );
+    // A flag overrides the manifest's value of the same variable.
+    assert_eq!(
+        get(&format!("{}/env?COLOUR", running.url)).await,
+        (200, "red".into())
+    );
+    assert_eq!(
+        get(&format!("{}/read?/data/note.txt", running.url)).await,
+        (200, "granted by the manifest".into())
+    );
+    assert_eq!(get(&format!("{}/write?/data/x", running.url)).await.0, 403);
+    assert_eq!(get(&format!("{}/loop", running.url)).await.0, 504);
+    drop(running);
+
+    // A grant the manifest spells wrong stops the run and names the field and line.
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[deployable]\nname = \"acme:probe\"\nversion = \"1.0.0\"\nroot = { path = \"probe.wasm\" }\n[capabilities]\nenv = [\"=oops\"]\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "probe.wasm",
+            "--http",
+            "127.0.0.1:0",
+            "--manifest",
+            "bad.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml is not a valid deploy manifest"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`=oops` is not KEY or KEY=VALUE"),
+        "{stderr}"
+    );
+}

@@ -35,6 +35,27 @@ pub struct Manifest {
     /// `[limits]`: what the host should hold each request to; unset ones are the
     /// host's defaults (or its flags).
     pub limits: Limits,
+    /// `[capabilities]`: what the host grants the deployable when it runs; nothing
+    /// unless listed (flags may grant more).
+    pub capabilities: Capabilities,
+}
+
+/// `[capabilities]`, each optional, in the syntax of the host's flags:
+/// `env = ["API_KEY", "MODE=edge"]` (a bare name passes the host's value when it
+/// runs, so secrets stay out of the manifest), `dirs = ["./static::/static:ro"]`,
+/// `allow-http = ["api.example.com"]`, `allow-tcp = true`, `allow-udp = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Environment variables: `KEY` or `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Preopened directories: `host::guest` (read-write) or `host::guest:ro`.
+    pub dirs: Vec<String>,
+    /// Hosts outbound HTTP may reach: `host`, `host:port` or `*`.
+    pub allow_http: Vec<String>,
+    /// wasi:sockets TCP.
+    pub allow_tcp: bool,
+    /// wasi:sockets UDP.
+    pub allow_udp: bool,
 }
 
 /// `[limits]`, each optional: `deadline = "5s"`, `max-memory = "64MiB"`,
@@ -379,6 +400,13 @@ impl FromStr for Manifest {
                 max_concurrency: dto.limits.max_concurrency,
                 queue_timeout: dto.limits.queue_timeout.map(|d| d.0),
             },
+            capabilities: Capabilities {
+                env: dto.capabilities.env.into_iter().map(|e| e.0).collect(),
+                dirs: dto.capabilities.dirs.into_iter().map(|d| d.0).collect(),
+                allow_http: dto.capabilities.allow_http,
+                allow_tcp: dto.capabilities.allow_tcp,
+                allow_udp: dto.capabilities.allow_udp,
+            },
         })
     }
 }
@@ -408,6 +436,59 @@ struct ManifestDto {
     host: HostDto,
     #[serde(default)]
     limits: LimitsDto,
+    #[serde(default)]
+    capabilities: CapabilitiesDto,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CapabilitiesDto {
+    #[serde(default)]
+    env: Vec<EnvText>,
+    #[serde(default)]
+    dirs: Vec<DirText>,
+    #[serde(default)]
+    allow_http: Vec<String>,
+    #[serde(default)]
+    allow_tcp: bool,
+    #[serde(default)]
+    allow_udp: bool,
+}
+
+/// `"KEY"` or `"KEY=VALUE"`, with a non-empty key.
+struct EnvText(String);
+
+impl<'de> Deserialize<'de> for EnvText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let key = text.split_once('=').map_or(text.as_str(), |(k, _)| k);
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(serde::de::Error::custom(format!(
+                "`{text}` is not KEY or KEY=VALUE"
+            )));
+        }
+        Ok(EnvText(text))
+    }
+}
+
+/// `"host::guest"` or `"host::guest:ro"` (`:rw` too), both parts non-empty; a relative
+/// host path is relative to the manifest's directory.
+struct DirText(String);
+
+impl<'de> Deserialize<'de> for DirText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let body = text
+            .strip_suffix(":ro")
+            .or_else(|| text.strip_suffix(":rw"))
+            .unwrap_or(&text);
+        match body.split_once("::") {
+            Some((host, guest)) if !host.is_empty() && !guest.is_empty() => Ok(DirText(text)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not a directory grant such as ./data::/data or ./data::/data:ro"
+            ))),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -684,5 +765,34 @@ mod tests {
                 .parse::<Manifest>()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn capabilities_grant_nothing_unless_listed_and_bad_grants_name_their_line() {
+        let head =
+            "[deployable]\nname = \"a:b\"\nversion = \"1.0.0\"\nroot = { path = \"r.wasm\" }\n";
+        let none: Manifest = head.parse().unwrap();
+        assert_eq!(none.capabilities, Capabilities::default());
+        let some: Manifest = format!(
+            "{head}[capabilities]\nenv = [\"API_KEY\", \"MODE=edge\"]\ndirs = [\"./static::/static:ro\"]\nallow-http = [\"api.example.com\"]\nallow-tcp = true\n"
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(some.capabilities.env, ["API_KEY", "MODE=edge"]);
+        assert_eq!(some.capabilities.dirs, ["./static::/static:ro"]);
+        assert_eq!(some.capabilities.allow_http, ["api.example.com"]);
+        assert!(some.capabilities.allow_tcp && !some.capabilities.allow_udp);
+        for (bad, named) in [
+            ("env = [\"=x\"]", "`=x` is not KEY or KEY=VALUE"),
+            ("dirs = [\"::/x\"]", "`::/x` is not a directory grant"),
+            ("allow-files = true", "unknown field `allow-files`"),
+        ] {
+            let err = format!("{head}[capabilities]\n{bad}\n")
+                .parse::<Manifest>()
+                .unwrap_err();
+            let ManifestError::Parse(e) = err;
+            assert!(e.to_string().contains(named), "{e}");
+            assert!(e.to_string().contains("line 5"), "{e}");
+        }
     }
 }

@@ -90,6 +90,9 @@ impl From<StorageError> for ApiError {
                 "DIGEST_INVALID",
                 format!("the content's digest is {actual}, not {expected}"),
             ),
+            StorageError::Conflict(message) => {
+                Self::new(StatusCode::CONFLICT, "BLOB_UPLOAD_INVALID", message)
+            }
             other => Self::internal(other),
         }
     }

@@ -25,6 +25,7 @@ pub mod browse;
 pub mod cache;
 pub mod compat;
 pub mod error;
+pub mod fsck;
 pub mod gc;
 pub mod metrics;
 pub mod oci;
@@ -47,7 +48,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::repo::Db;
-use crate::storage::{BlobStore, FsBlobStore};
+use crate::storage::BlobStore;
 
 /// How a registry runs. Every field has a zero-setup default under `data_dir`.
 #[derive(Debug, Clone)]
@@ -75,6 +76,11 @@ pub struct Config {
     pub gc_grace: std::time::Duration,
     /// How long an upload may sit idle before it expires.
     pub upload_ttl: std::time::Duration,
+    /// Where blobs live: `s3://bucket[/prefix]`, or a directory; default
+    /// `<data_dir>/storage`.
+    pub storage: Option<String>,
+    /// How to reach an `s3://` storage.
+    pub s3: storage::s3::S3Options,
 }
 
 impl Config {
@@ -91,7 +97,15 @@ impl Config {
             gc_interval: std::time::Duration::from_secs(3600),
             gc_grace: std::time::Duration::from_secs(3600),
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
+            storage: None,
+            s3: storage::s3::S3Options::default(),
         }
+    }
+
+    pub fn storage(&self) -> String {
+        self.storage
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("storage").display().to_string())
     }
 
     pub fn database_url(&self) -> String {
@@ -120,12 +134,12 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
-        let blobs = FsBlobStore::open(config.data_dir.join("storage")).await?;
+        let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
         Ok(Self {
             config: Arc::new(config),
             db,
-            blobs: Arc::new(blobs),
+            blobs,
             metrics: Arc::new(metrics::Metrics::new()),
             cache,
         })

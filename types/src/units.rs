@@ -32,7 +32,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Parses a duration: `250ms`, `5s`, `2m`, or bare seconds (`5`).
+/// Parses a duration: `250ms`, `5s`, `2m`, `24h`, or bare seconds (`5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     let split = trimmed
@@ -45,8 +45,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(number)),
         "" | "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        other => Err(format!("`{text}`: unknown unit `{other}` (ms, s, m)")),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        other => Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h)")),
     }
 }
 
@@ -71,6 +72,7 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
         assert!(parse_duration("soon").is_err());
     }
 }

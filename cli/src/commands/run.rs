@@ -15,7 +15,7 @@ use crate::{host, invoke};
 /// Run a component: call one of its functions, or serve it over HTTP.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf run json-transform.wasm --invoke 'canonicalize(\"{\\\"b\\\":1,\\\"a\\\":2}\")'\n  wharf run wharf:json-transform --invoke 'transformer.canonicalize(\"[1, 2.50]\")'\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1' --deadline 2s --max-memory 64MiB --metrics-addr 127.0.0.1:9090\n  wharf run --http 127.0.0.1:8080 app.wasm --dir ./static::/static:ro --allow-http api.example.com --env API_KEY\n\nArguments and results are WAVE (https://github.com/bytecodealliance/wasm-tools/tree/main/crates/wasm-wave),\nas with `wasmtime run --invoke`: strings \"...\", lists [1, 2], records {a: 1},\nvariants ok(\"x\"), options some(1) / none. Name an interface's function as\n`iface.f` or `ns:pkg/iface.f`, with `@version` after it when several versions are exported."
+    after_help = "Examples:\n  wharf run json-transform.wasm --invoke 'canonicalize(\"{\\\"b\\\":1,\\\"a\\\":2}\")'\n  wharf run wharf:json-transform --invoke 'transformer.canonicalize(\"[1, 2.50]\")'\n  wharf run --http 127.0.0.1:8080 edge.wasm --env GATEWAY_JWT_SECRET=s3cret\n  wharf run --http 127.0.0.1:8080 'acme:edge@^1' --deadline 2s --max-memory 64MiB --metrics-addr 127.0.0.1:9090\n  wharf run --http 127.0.0.1:8080 app.wasm --dir ./static::/static:ro --allow-http api.example.com --env API_KEY\n  wharf run --http 127.0.0.1:8080 edge.wasm --manifest wharf.toml\n\nArguments and results are WAVE (https://github.com/bytecodealliance/wasm-tools/tree/main/crates/wasm-wave),\nas with `wasmtime run --invoke`: strings \"...\", lists [1, 2], records {a: 1},\nvariants ok(\"x\"), options some(1) / none. Name an interface's function as\n`iface.f` or `ns:pkg/iface.f`, with `@version` after it when several versions are exported."
 )]
 #[command(group = clap::ArgGroup::new("mode").required(true).args(["invoke", "http"]))]
 pub struct Args {
@@ -35,6 +35,10 @@ pub struct Args {
     /// no path of the component's is taken).
     #[arg(long, value_name = "ADDR", requires = "http")]
     metrics_addr: Option<SocketAddr>,
+    /// Take limits and grants from this deploy manifest's `[limits]` and
+    /// `[capabilities]` (flags add grants and override limits).
+    #[arg(long, value_name = "WHARF_TOML")]
+    manifest: Option<std::path::PathBuf>,
     #[command(flatten)]
     capabilities: host::CapabilityArgs,
     #[command(flatten)]
@@ -53,8 +57,27 @@ impl Args {
             let fetched = Client::new(&self.registry).fetch(&self.component).await?;
             fetched.bytes.to_vec()
         };
-        let capabilities = self.capabilities.capabilities()?;
-        let limits = self.limits.limits(wharf_host::Limits::default());
+        let manifest = match &self.manifest {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let manifest: wharf_compose::Manifest = text.parse().with_context(|| {
+                    format!("{} is not a valid deploy manifest", path.display())
+                })?;
+                let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+                Some((manifest, base))
+            }
+            None => None,
+        };
+        let capabilities = self.capabilities.capabilities(
+            manifest
+                .as_ref()
+                .map(|(m, base)| (&m.capabilities, base.as_path())),
+        )?;
+        let limits = self.limits.limits(match &manifest {
+            Some((m, _)) => host::manifest_limits(&m.limits),
+            None => wharf_host::Limits::default(),
+        });
         let runtime = self.limits.runtime(&limits)?;
         if let Some(call) = &self.invoke {
             for result in invoke::invoke(&runtime, &bytes, call, capabilities, &limits).await? {

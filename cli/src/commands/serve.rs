@@ -2,23 +2,54 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Run the registry server (OCI, JSON API and pages) on embedded defaults: a SQLite
-/// file and a blob folder under the data directory.
+/// Where a registry keeps its state: shared by `wharf serve` and `wharf fsck`.
 #[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\""
-)]
-pub struct Args {
-    /// Address to listen on; port 0 picks a free port (printed at start).
-    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:7878")]
-    listen: SocketAddr,
+pub struct StoreArgs {
     /// Where the SQLite database and the blobs live.
     #[arg(long, env = "WHARF_DATA_DIR", default_value = ".wharf")]
     data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...` (default: SQLite in the data directory).
     #[arg(long, env = "WHARF_DATABASE_URL")]
     database_url: Option<String>,
+    /// Where blobs live: `s3://bucket[/prefix]` for an S3-compatible object store
+    /// shared by replicas, or a directory (default: `<data-dir>/storage`).
+    #[arg(long, env = "WHARF_STORAGE")]
+    storage: Option<String>,
+    /// The S3 endpoint, for S3-compatible servers (SeaweedFS, MinIO, R2...), e.g.
+    /// `http://127.0.0.1:8333` (default: `$AWS_ENDPOINT_URL`, else AWS).
+    #[arg(long, env = "WHARF_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The S3 region (default: `$AWS_REGION`, else us-east-1).
+    #[arg(long, env = "WHARF_S3_REGION")]
+    s3_region: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(self) -> wharf_registry::Config {
+        let mut config = wharf_registry::Config::new(self.data_dir);
+        config.database_url = self.database_url;
+        config.storage = self.storage;
+        config.s3.endpoint = self.s3_endpoint;
+        config.s3.region = self.s3_region;
+        config
+    }
+}
+
+/// Run the registry server (OCI, JSON API and pages) on embedded defaults: a SQLite
+/// file and a blob folder under the data directory. Replicas share a PostgreSQL
+/// database and an S3 bucket.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
+)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
     /// The largest accepted upload, e.g. `64MiB`.
     #[arg(long, env = "WHARF_MAX_UPLOAD", default_value = "64MiB", value_parser = wharf_types::units::parse_size)]
     max_upload: u64,
@@ -28,31 +59,95 @@ pub struct Args {
     /// Require a token for reads too.
     #[arg(long, env = "WHARF_PRIVATE")]
     private: bool,
-    /// Seconds between garbage collections (expired uploads, unused blobs); 0 never.
-    #[arg(long, env = "WHARF_GC_INTERVAL", default_value_t = 3600)]
-    gc_interval: u64,
-    /// Seconds an unused blob is kept before it may be collected.
-    #[arg(long, env = "WHARF_GC_GRACE", default_value_t = 3600)]
-    gc_grace: u64,
-    /// Seconds an upload may sit idle before it expires.
-    #[arg(long, env = "WHARF_UPLOAD_TTL", default_value_t = 86400)]
-    upload_ttl: u64,
+    /// How often garbage is collected (expired uploads, unused blobs), e.g. `1h`,
+    /// `30s` or bare seconds; 0 never. Any number of replicas may collect at once.
+    #[arg(long, env = "WHARF_GC_INTERVAL", default_value = "1h", value_parser = wharf_types::units::parse_duration)]
+    gc_interval: Duration,
+    /// How long an unused blob is kept before it may be collected.
+    #[arg(long, env = "WHARF_GC_GRACE", default_value = "1h", value_parser = wharf_types::units::parse_duration)]
+    gc_grace: Duration,
+    /// How long an upload may sit idle before it expires.
+    #[arg(long, env = "WHARF_UPLOAD_TTL", default_value = "24h", value_parser = wharf_types::units::parse_duration)]
+    upload_ttl: Duration,
 }
 
 impl Args {
     pub async fn run(self) -> anyhow::Result<()> {
-        let mut config = wharf_registry::Config::new(self.data_dir);
+        let mut config = self.store.config();
         config.listen = self.listen;
-        config.database_url = self.database_url;
         config.max_upload_bytes = self.max_upload;
         config.admin_token = self.admin_token;
         config.anonymous_read = !self.private;
-        config.gc_interval = std::time::Duration::from_secs(self.gc_interval);
-        config.gc_grace = std::time::Duration::from_secs(self.gc_grace);
-        config.upload_ttl = std::time::Duration::from_secs(self.upload_ttl);
+        config.gc_interval = self.gc_interval;
+        config.gc_grace = self.gc_grace;
+        config.upload_ttl = self.upload_ttl;
         let server = wharf_registry::Server::bind(config).await?;
         println!("wharf registry listening on http://{}", server.local_addr());
         server.run(shutdown_signal()).await
+    }
+}
+
+/// Check a registry's storage: every published version's and manifest's blobs are
+/// read back and hashed; blobs nothing needs are listed. Exits non-zero when
+/// something published is missing or damaged. Safe while servers run.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  wharf fsck --data-dir /var/lib/wharf\n  wharf fsck --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333 --json"
+)]
+pub struct FsckArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl FsckArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let json = self.json;
+        let state = wharf_registry::AppState::open(self.store.config()).await?;
+        let report = state
+            .fsck()
+            .await
+            .map_err(|e| anyhow::anyhow!("fsck failed: {}", e.message))?;
+        state.db.close().await;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            crate::status!(
+                "Checked",
+                "{} references to {} blobs ({} bytes) in {}",
+                report.checked,
+                report.blobs_verified,
+                report.bytes_verified,
+                report.storage
+            );
+            for problem in &report.problems {
+                eprintln!("{}: {} {}", problem.owner, problem.digest, problem.problem);
+            }
+            if !report.orphans.is_empty() {
+                crate::status!(
+                    "Orphans",
+                    "{} stored blobs the database does not know (`--json` lists them)",
+                    report.orphans.len()
+                );
+            }
+            if !report.unreferenced.is_empty() {
+                crate::status!(
+                    "Unused",
+                    "{} blobs nothing uses; the garbage collector removes them",
+                    report.unreferenced.len()
+                );
+            }
+        }
+        if report.is_clean() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "{} published blobs are missing or damaged",
+                report.problems.len()
+            )
+        }
     }
 }
 

@@ -44,31 +44,6 @@ pub struct Args {
     limits: host::LimitArgs,
 }
 
-/// The deploy manifest's `[limits]` over the host's defaults.
-fn manifest_limits(manifest: &Manifest) -> wharf_host::Limits {
-    let mut limits = wharf_host::Limits::default();
-    let declared = &manifest.limits;
-    if let Some(deadline) = declared.deadline {
-        limits.deadline = deadline;
-    }
-    if let Some(max) = declared.max_memory {
-        limits.max_memory = max;
-    }
-    if let Some(max) = declared.max_request_body {
-        limits.max_request_body = max;
-    }
-    if let Some(max) = declared.max_response_body {
-        limits.max_response_body = max;
-    }
-    if let Some(max) = declared.max_concurrency {
-        limits.max_concurrency = max;
-    }
-    if let Some(wait) = declared.queue_timeout {
-        limits.queue_timeout = wait;
-    }
-    limits
-}
-
 /// A secret kept in the data directory across runs, made on the first one.
 fn secret(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
@@ -218,11 +193,11 @@ impl Args {
             ("GATEWAY_SCHEMA".to_owned(), EXAMPLE_SCHEMA.to_owned()),
             ("GATEWAY_TRANSFORM".to_owned(), EXAMPLE_TRANSFORM.to_owned()),
         ];
-        let capabilities = wharf_host::Capabilities {
-            env,
-            ..wharf_host::Capabilities::default()
-        };
-        let limits = self.limits.limits(manifest_limits(&manifest));
+        // The manifest's own grants, plus the gateway's configuration.
+        let mut capabilities = host::CapabilityArgs::default()
+            .capabilities(Some((&manifest.capabilities, &manifest_dir)))?;
+        capabilities.env.extend(env);
+        let limits = self.limits.limits(host::manifest_limits(&manifest.limits));
         let runtime = self.limits.runtime(&limits)?;
         let served = host::prepare(&runtime, &deployable, capabilities, limits, false)?;
         let listener = host::bind(self.gateway_listen).await?;

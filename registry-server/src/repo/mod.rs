@@ -4,7 +4,7 @@
 
 mod oci;
 
-pub use oci::{ManifestRow, NewManifest};
+pub use oci::{ManifestRow, NewManifest, Reliance};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -35,6 +35,8 @@ fn conflict_or(e: sqlx::Error) -> DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// PostgreSQL (several replicas may share it) rather than an embedded SQLite file.
+    postgres: bool,
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -229,7 +231,10 @@ impl Db {
         } else {
             POSTGRES.run(&pool).await?;
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            postgres: !sqlite,
+        })
     }
 
     /// The connection pool, for maintenance tools and the seeding of benchmarks.

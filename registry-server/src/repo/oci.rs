@@ -397,6 +397,18 @@ impl Db {
     /// since `cutoff`; true when it was removed (its bytes may then go).
     pub async fn forget_blob(&self, digest: &str, cutoff: i64) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
+        if self.postgres {
+            // Wait for any writer holding the row (a publish touching it in its
+            // transaction) to finish: the DELETE below then runs on a snapshot taken
+            // after that commit, so it sees the version or manifest that now uses the
+            // blob. Without the lock, READ COMMITTED would re-check only the target row
+            // and judge the NOT EXISTS conditions on the older snapshot. (SQLite runs
+            // one writer at a time, so its DELETE always sees the latest commit.)
+            sqlx::query("SELECT digest FROM blobs WHERE digest = $1 FOR UPDATE")
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let removed = sqlx::query(&format!("DELETE FROM blobs WHERE digest = $2 AND digest IN (SELECT b.digest FROM blobs b WHERE {UNUSED})"))
             .bind(cutoff)
             .bind(digest)
@@ -450,6 +462,52 @@ impl Db {
 }
 
 /// The condition for a blob (aliased `b`, cutoff bound as `$1`) to be garbage.
+/// A digest something relies on, for `fsck`.
+#[derive(Debug, Clone)]
+pub struct Reliance {
+    /// What relies on it: `ns:name@1.0.0` or `manifest ns/name@sha256:...`.
+    pub owner: String,
+    pub digest: String,
+    /// The size recorded for it, where one is.
+    pub size: Option<i64>,
+}
+
+impl Db {
+    /// Every digest a version, a manifest or a manifest's reference relies on.
+    pub async fn reliances(&self) -> Result<Vec<Reliance>, DbError> {
+        let mut found = Vec::new();
+        let queries = [
+            "SELECT namespace || ':' || name || '@' || version AS owner, digest, size FROM versions",
+            "SELECT namespace || ':' || name || '@' || version AS owner, manifest_digest AS digest, \
+             CAST(NULL AS BIGINT) AS size FROM versions WHERE manifest_digest IS NOT NULL",
+            "SELECT 'manifest ' || repository || '@' || digest AS owner, digest, size FROM oci_manifests",
+            "SELECT 'manifest ' || repository || '@' || manifest AS owner, reference AS digest, \
+             CAST(NULL AS BIGINT) AS size FROM oci_manifest_refs",
+        ];
+        for query in queries {
+            for row in sqlx::query(query).fetch_all(&self.pool).await? {
+                found.push(Reliance {
+                    owner: row.try_get("owner")?,
+                    digest: row.try_get("digest")?,
+                    size: row.try_get("size")?,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every blob row: digest and size.
+    pub async fn blob_rows(&self) -> Result<Vec<(String, i64)>, DbError> {
+        let rows = sqlx::query("SELECT digest, size FROM blobs")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("digest")?, r.try_get("size")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}
+
 const UNUSED: &str = "b.touched_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.digest = b.digest) \
     AND NOT EXISTS (SELECT 1 FROM oci_manifests m WHERE m.digest = b.digest) \

@@ -3,6 +3,11 @@
 //! `uploads/<id>`, fsyncs, and renames into `blobs/<algorithm>/<2 hex>/<hex>` only when
 //! the digest is the one expected, so a blob in place is always whole and correct.
 //! Chunked uploads append to `uploads/<id>` and are hashed when they finish.
+//!
+//! [`s3::S3BlobStore`] keeps the same layout in an S3-compatible bucket, so that several
+//! replicas can share it; see its docs for how it keeps the same guarantees.
+
+pub mod s3;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,29 @@ pub enum StorageError {
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("blob storage: {0}")]
     Io(#[from] std::io::Error),
+    /// The object store refused or failed a request.
+    #[error("object storage: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    /// Two writers raced for the same chunk of an upload; the loser is told so.
+    #[error("{0}")]
+    Conflict(String),
+    /// The storage is misconfigured.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Opens the blob store `url` names: `s3://bucket[/prefix]` (see [`s3::S3Options`]),
+/// or a local directory (`file:///path` or a plain path).
+pub async fn open(
+    url: &str,
+    s3: &s3::S3Options,
+) -> Result<std::sync::Arc<dyn BlobStore>, StorageError> {
+    if url.starts_with("s3://") {
+        Ok(std::sync::Arc::new(s3::S3BlobStore::open(url, s3).await?))
+    } else {
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        Ok(std::sync::Arc::new(FsBlobStore::open(path).await?))
+    }
 }
 
 /// Where blobs live. Behind a trait so that object storage can stand beside the
@@ -57,6 +85,10 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn restore(&self, digest: &Digest, trashed: &str) -> Result<(), StorageError>;
     /// Deletes a trashed blob for good.
     async fn purge(&self, trashed: &str) -> Result<(), StorageError>;
+    /// Every stored blob and its size, for `fsck`.
+    async fn list(&self) -> Result<Vec<(Digest, u64)>, StorageError>;
+    /// Where the blobs are, for messages: a directory or `s3://bucket/prefix`.
+    fn describe(&self) -> String;
 }
 
 /// Blobs on the local filesystem under a root directory.
@@ -284,6 +316,28 @@ impl BlobStore for FsBlobStore {
             Some(path) => remove(&path).await,
             None => Ok(false),
         }
+    }
+
+    async fn list(&self) -> Result<Vec<(Digest, u64)>, StorageError> {
+        let mut found = Vec::new();
+        for algorithm in ["sha256", "sha512"] {
+            let mut shards = fs::read_dir(self.root.join("blobs").join(algorithm)).await?;
+            while let Some(shard) = shards.next_entry().await? {
+                let mut blobs = fs::read_dir(shard.path()).await?;
+                while let Some(blob) = blobs.next_entry().await? {
+                    let name = blob.file_name();
+                    // Anything that is not a digest (a stray file) is skipped, not trusted.
+                    if let Ok(digest) = format!("{algorithm}:{}", name.to_string_lossy()).parse() {
+                        found.push((digest, blob.metadata().await?.len()));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
     }
 }
 
