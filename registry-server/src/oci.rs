@@ -242,7 +242,8 @@ pub fn valid_repository(name: &str) -> bool {
     })
 }
 
-fn valid_tag(tag: &str) -> bool {
+/// Tags per the distribution spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
     let bytes = tag.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 128
@@ -605,11 +606,11 @@ impl Ctx {
             )
             .into());
         };
-        let parsed = Parsed::new(
-            &bytes,
+        let parsed = parse_manifest(
             self.headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
+            &bytes,
         )?;
 
         // Everything a manifest references must already be here.
@@ -864,24 +865,15 @@ impl Ctx {
             .headers
             .get(header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
+            && content_range_start(range) != Some(size)
         {
-            let start = range
-                .trim()
-                .trim_start_matches("bytes ")
-                .split('-')
-                .next()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            if start != Some(size) {
-                let mut e = oci(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "BLOB_UPLOAD_INVALID",
-                    format!(
-                        "the upload has {size} bytes; a chunk must start there, not at `{range}`"
-                    ),
-                );
-                e.detail = json!({ "size": size });
-                return Err(e.into());
-            }
+            let mut e = oci(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UPLOAD_INVALID",
+                format!("the upload has {size} bytes; a chunk must start there, not at `{range}`"),
+            );
+            e.detail = json!({ "size": size });
+            return Err(e.into());
         }
         let bytes = crate::api::read_body(
             body,
@@ -1085,90 +1077,111 @@ fn created_manifest(name: &str, digest: &Digest, subject: Option<&str>) -> Respo
     response
 }
 
-/// What the registry reads from a pushed manifest.
-struct Parsed {
-    media_type: String,
-    artifact_type: Option<String>,
-    subject: Option<String>,
-    annotations: Option<String>,
-    /// Config and layer digests.
-    blobs: Vec<String>,
-    /// Child manifests of an index.
-    manifests: Vec<String>,
-    /// The layer of a Wasm artifact.
-    wasm_layer: Option<String>,
+/// Where an upload chunk's `Content-Range` (`<start>-<end>`, with or without a leading
+/// `bytes `) says it starts; `None` when that is not a number. Only the start is
+/// checked: chunks must come in order.
+pub fn content_range_start(range: &str) -> Option<u64> {
+    range
+        .trim()
+        .trim_start_matches("bytes ")
+        .split('-')
+        .next()
+        .and_then(|s| s.trim().parse::<u64>().ok())
 }
 
-impl Parsed {
-    fn new(bytes: &[u8], content_type: Option<&str>) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| manifest_invalid(format!("the manifest is not JSON: {e}")))?;
-        let media_type = value["mediaType"]
-            .as_str()
-            .or(content_type)
-            .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned())
-            .ok_or_else(|| manifest_invalid("the manifest has no media type".into()))?;
-        if value["schemaVersion"].as_i64() != Some(2) {
-            return Err(manifest_invalid("`schemaVersion` must be 2".into()));
-        }
-        let digest_of = |d: &Value, what: &str| -> Result<String, ApiError> {
-            d["digest"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| manifest_invalid(format!("a {what} descriptor has no digest")))
-        };
-        let mut parsed = Parsed {
-            artifact_type: value["artifactType"].as_str().map(str::to_owned),
-            subject: value["subject"]["digest"].as_str().map(str::to_owned),
-            annotations: value
-                .get("annotations")
-                .filter(|a| a.is_object())
-                .map(|a| a.to_string()),
-            blobs: Vec::new(),
-            manifests: Vec::new(),
-            wasm_layer: None,
-            media_type,
-        };
-        match parsed.media_type.as_str() {
-            OCI_MANIFEST | DOCKER_MANIFEST => {
-                let config = &value["config"];
-                if !config.is_object() {
-                    return Err(manifest_invalid("the manifest has no config".into()));
-                }
-                parsed.blobs.push(digest_of(config, "config")?);
-                let layers = value["layers"]
-                    .as_array()
-                    .ok_or_else(|| manifest_invalid("`layers` must be an array".into()))?;
-                for layer in layers {
-                    parsed.blobs.push(digest_of(layer, "layer")?);
-                }
-                if parsed.artifact_type.is_none() {
-                    parsed.artifact_type = config["mediaType"].as_str().map(str::to_owned);
-                }
-                if config["mediaType"] == WASM_CONFIG
-                    && layers.len() == 1
-                    && layers[0]["mediaType"] == WASM_LAYER
-                {
-                    parsed.wasm_layer = Some(digest_of(&layers[0], "layer")?);
-                }
-            }
-            OCI_INDEX | DOCKER_LIST => {
-                let manifests = value["manifests"]
-                    .as_array()
-                    .ok_or_else(|| manifest_invalid("`manifests` must be an array".into()))?;
-                for m in manifests {
-                    parsed.manifests.push(digest_of(m, "manifest")?);
-                }
-            }
-            other => {
-                return Err(manifest_invalid(format!(
-                    "unsupported manifest media type `{other}`"
-                )));
-            }
-        }
-        parsed.blobs.dedup();
-        Ok(parsed)
+/// What the registry reads from a pushed manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedManifest {
+    /// The manifest's `mediaType`, else the request's `Content-Type` without parameters.
+    pub media_type: String,
+    /// `artifactType`, else (for an image manifest) the config's media type.
+    pub artifact_type: Option<String>,
+    /// The subject's digest, as written.
+    pub subject: Option<String>,
+    /// The `annotations` object as JSON text.
+    pub annotations: Option<String>,
+    /// Config and layer digests, as written (not yet validated).
+    pub blobs: Vec<String>,
+    /// Child manifests of an index, as written (not yet validated).
+    pub manifests: Vec<String>,
+    /// The layer of a Wasm artifact.
+    pub wasm_layer: Option<String>,
+}
+
+/// Reads a pushed manifest (image manifest or index, OCI or Docker): its media type
+/// from the JSON, else from `content_type`, and the digests it references. The
+/// digests are checked by the caller, against the store.
+pub fn parse_manifest(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<ParsedManifest, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| manifest_invalid(format!("the manifest is not JSON: {e}")))?;
+    let media_type = value["mediaType"]
+        .as_str()
+        .or(content_type)
+        .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned())
+        .ok_or_else(|| manifest_invalid("the manifest has no media type".into()))?;
+    if value["schemaVersion"].as_i64() != Some(2) {
+        return Err(manifest_invalid("`schemaVersion` must be 2".into()));
     }
+    let digest_of = |d: &Value, what: &str| -> Result<String, ApiError> {
+        d["digest"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| manifest_invalid(format!("a {what} descriptor has no digest")))
+    };
+    let mut parsed = ParsedManifest {
+        artifact_type: value["artifactType"].as_str().map(str::to_owned),
+        subject: value["subject"]["digest"].as_str().map(str::to_owned),
+        annotations: value
+            .get("annotations")
+            .filter(|a| a.is_object())
+            .map(|a| a.to_string()),
+        blobs: Vec::new(),
+        manifests: Vec::new(),
+        wasm_layer: None,
+        media_type,
+    };
+    match parsed.media_type.as_str() {
+        OCI_MANIFEST | DOCKER_MANIFEST => {
+            let config = &value["config"];
+            if !config.is_object() {
+                return Err(manifest_invalid("the manifest has no config".into()));
+            }
+            parsed.blobs.push(digest_of(config, "config")?);
+            let layers = value["layers"]
+                .as_array()
+                .ok_or_else(|| manifest_invalid("`layers` must be an array".into()))?;
+            for layer in layers {
+                parsed.blobs.push(digest_of(layer, "layer")?);
+            }
+            if parsed.artifact_type.is_none() {
+                parsed.artifact_type = config["mediaType"].as_str().map(str::to_owned);
+            }
+            if config["mediaType"] == WASM_CONFIG
+                && layers.len() == 1
+                && layers[0]["mediaType"] == WASM_LAYER
+            {
+                parsed.wasm_layer = Some(digest_of(&layers[0], "layer")?);
+            }
+        }
+        OCI_INDEX | DOCKER_LIST => {
+            let manifests = value["manifests"]
+                .as_array()
+                .ok_or_else(|| manifest_invalid("`manifests` must be an array".into()))?;
+            for m in manifests {
+                parsed.manifests.push(digest_of(m, "manifest")?);
+            }
+        }
+        other => {
+            return Err(manifest_invalid(format!(
+                "unsupported manifest media type `{other}`"
+            )));
+        }
+    }
+    parsed.blobs.dedup();
+    Ok(parsed)
 }
 
 impl AppState {

@@ -45,8 +45,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(number)),
         "" | "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
-        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        "m" => number
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long")),
+        "h" => number
+            .checked_mul(3600)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long")),
         other => Err(format!("`{text}`: unknown unit `{other}` (ms, s, m, h)")),
     }
 }
@@ -74,5 +80,12 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
         assert!(parse_duration("soon").is_err());
+        // Found by fuzz/units: minutes past u64::MAX seconds overflowed (a panic in
+        // debug builds, a wrapped, far shorter deadline in release ones).
+        assert!(parse_duration("555555555555555550m").is_err());
+        assert_eq!(
+            parse_duration(&format!("{}m", u64::MAX / 60)),
+            Ok(Duration::from_secs(u64::MAX / 60 * 60))
+        );
     }
 }
