@@ -792,7 +792,7 @@ mod tests {
                 .unwrap_err();
             let ManifestError::Parse(e) = err;
             assert!(e.to_string().contains(named), "{e}");
-            assert!(e.to_string().contains("line 5"), "{e}");
+            assert!(e.to_string().contains("line 6"), "{e}");
         }
     }
 }
