@@ -1,5 +1,6 @@
-//! The gateway's configuration, read from environment variables on each request
-//! (every request is a fresh instance, so there is nothing to cache across them).
+//! The gateway's configuration, read from environment variables once per instance
+//! (on its first `/v1/ingest`): a host that gives each request a fresh instance reads
+//! it per request, one that reuses instances (`wharf run --reuse-instances`) once.
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -16,6 +17,7 @@
 //! | `GATEWAY_COMPRESSION_LEVEL` | the codec's level (default: the format's) |
 
 use std::env;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -57,7 +59,17 @@ fn list(value: &str) -> Vec<String> {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, String> {
+    /// This instance's configuration, read on the first call. A broken configuration
+    /// stays broken: the environment of an instance does not change.
+    pub fn get() -> Result<&'static Self, &'static str> {
+        static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+        CONFIG
+            .get_or_init(Self::from_env)
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    fn from_env() -> Result<Self, String> {
         let keys = if let Some(jwks) = var("GATEWAY_JWKS") {
             KeySet::from_jwks(&jwks).map_err(|e| format!("`GATEWAY_JWKS`: {e:?}"))?
         } else if let Some(secret) = var("GATEWAY_JWT_SECRET") {

@@ -71,7 +71,7 @@ fn route(request: &Request) -> Result<Reply, Reply> {
 
 fn ingest(request: &Request) -> Result<Reply, Reply> {
     let config =
-        Config::from_env().map_err(|message| Reply::error(500, "configuration", message))?;
+        Config::get().map_err(|message| Reply::error(500, "configuration", message.into()))?;
 
     let token = request.bearer_token().ok_or_else(|| {
         Reply::error(
