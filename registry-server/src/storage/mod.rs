@@ -136,6 +136,23 @@ impl FsBlobStore {
     }
 }
 
+/// The digest of `data` (with `expected`'s algorithm, else sha256), refused when it is
+/// not `expected`: every store checks content before it writes any.
+pub(crate) fn verified_digest(
+    data: &[u8],
+    expected: Option<&Digest>,
+) -> Result<Digest, StorageError> {
+    let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
+    let actual = Digest::compute(algorithm, data);
+    match expected {
+        Some(expected) if *expected != actual => Err(StorageError::DigestMismatch {
+            expected: expected.clone(),
+            actual,
+        }),
+        _ => Ok(actual),
+    }
+}
+
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     fs::File::open(dir).await?.sync_all().await
 }
@@ -143,16 +160,7 @@ async fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[async_trait::async_trait]
 impl BlobStore for FsBlobStore {
     async fn put(&self, data: Bytes, expected: Option<&Digest>) -> Result<Digest, StorageError> {
-        let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
-        let actual = Digest::compute(algorithm, &data);
-        if let Some(expected) = expected
-            && *expected != actual
-        {
-            return Err(StorageError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
+        let actual = verified_digest(&data, expected)?;
         if fs::try_exists(self.path(&actual)).await? {
             return Ok(actual);
         }

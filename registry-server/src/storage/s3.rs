@@ -214,16 +214,7 @@ impl S3BlobStore {
 #[async_trait::async_trait]
 impl BlobStore for S3BlobStore {
     async fn put(&self, data: Bytes, expected: Option<&Digest>) -> Result<Digest, StorageError> {
-        let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
-        let actual = Digest::compute(algorithm, &data);
-        if let Some(expected) = expected
-            && *expected != actual
-        {
-            return Err(StorageError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
+        let actual = super::verified_digest(&data, expected)?;
         self.write_blob(&actual, vec![data]).await?;
         Ok(actual)
     }
