@@ -1,7 +1,10 @@
 //! Builds what `wharf-bundled` embeds:
 //!
 //! - every guest crate in `components/`, compiled for wasm32-wasip2 in release (the
-//!   components workspace has its own `Cargo.lock` and size profile);
+//!   components workspace has its own `Cargo.lock` and size profile); a crate with
+//!   `[package.metadata.wharf] pre-initialize = true` exports `wizer-initialize`,
+//!   which with the `pre-initialize` feature is run once with wasmtime-wizer (the
+//!   snapshot is shipped), and which every build then removes;
 //! - every WIT package in `wit-packages/<name>/<version>/`, encoded in the binary form
 //!   that wit-component and `wkg` produce;
 //!
@@ -175,11 +178,20 @@ fn build_components(root: &Path, out_dir: &Path) -> Vec<Built> {
             .as_bool()
             .unwrap_or(false);
         let license = package["license"].as_str().unwrap_or_default().to_owned();
+        let pre_initialize = package["metadata"]["wharf"]["pre-initialize"]
+            .as_bool()
+            .unwrap_or(false);
 
         // Embed what a registry shows and `wkg publish` reads: name, version,
         // description and license, as wasm-metadata custom sections.
         let bytes =
             fs::read(&built_path).unwrap_or_else(|e| panic!("{}: {e}", built_path.display()));
+        let bytes = if pre_initialize {
+            pre_initialized(&bytes)
+                .unwrap_or_else(|e| panic!("{crate_name}: pre-initialize: {e:?}"))
+        } else {
+            bytes
+        };
         let mut metadata = AddMetadata::default();
         metadata.name = AddMetadataField::Set(registry_package.clone());
         metadata.version = AddMetadataField::Set(wasm_metadata::Version::new(version.clone()));
@@ -264,4 +276,262 @@ fn encode_wit_packages(root: &Path, out_dir: &Path) -> Vec<(String, String, Path
         encoded.push((package, version, path));
     }
     encoded
+}
+
+/// The component initialized by its `wizer-initialize` export (feature
+/// `pre-initialize`), or as it was; either way without that export.
+fn pre_initialized(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    #[cfg(feature = "pre-initialize")]
+    let wasm = &wizen(wasm).map_err(|e| format!("{e:?}"))?;
+    Ok(remove_export(wasm, INIT_FUNC))
+}
+
+/// The export wasmtime-wizer runs (its default name).
+const INIT_FUNC: &str = "wizer-initialize";
+
+/// What `wasi:random` answers while a component pre-initializes: fixed, so that the
+/// build is reproducible. Whatever the guest derives from it (std's hash keys) is
+/// then the same in every instance of the snapshot, and public.
+#[cfg(feature = "pre-initialize")]
+const SNAPSHOT_SEED: (u64, u64) = (0x7768_6172_665f_7365, 0x6564_5f6b_6579_7321);
+
+/// Runs `wasm`'s `wizer-initialize` export once and returns the component with the
+/// memory and globals it left (still exporting it: `remove_export` drops it). The guest may read random bytes
+/// (std seeds its hash maps); every other import traps, so an initializer cannot
+/// capture anything from the build machine.
+#[cfg(feature = "pre-initialize")]
+fn wizen(wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    use wasmtime::component::{Linker, types::ComponentItem};
+
+    let engine = wasmtime::Engine::new(&wasmtime::Config::new())?;
+    let mut store = wasmtime::Store::new(&engine, ());
+    // Removing the init export inside wizer leaves a dangling core alias to it
+    // (wasmtime#13168), so wizer keeps it and `remove_export` drops it after.
+    let mut wizer = wasmtime_wizer::Wizer::new();
+    wizer.init_func(INIT_FUNC).keep_init_func(true);
+    let run = wizer.run_component(&mut store, wasm, async |store, component| {
+        let mut linker = Linker::<()>::new(store.engine());
+        let ty = component.component_type();
+        for (name, item) in ty.imports(store.engine()) {
+            if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+                continue;
+            }
+            if name.starts_with("wasi:random/insecure-seed@") {
+                linker
+                    .instance(name)?
+                    .func_wrap("insecure-seed", |_, ()| Ok((SNAPSHOT_SEED,)))?;
+            } else if name.starts_with("wasi:random/random@") {
+                let mut random = linker.instance(name)?;
+                random.func_wrap("get-random-u64", |_, ()| Ok((SNAPSHOT_SEED.0,)))?;
+                random.func_wrap("get-random-bytes", |_, (len,): (u64,)| {
+                    Ok((splitmix(SNAPSHOT_SEED.1, len as usize),))
+                })?;
+            } else if name.starts_with("wasi:random/insecure@") {
+                let mut random = linker.instance(name)?;
+                random.func_wrap("get-insecure-random-u64", |_, ()| Ok((SNAPSHOT_SEED.1,)))?;
+                random.func_wrap("get-insecure-random-bytes", |_, (len,): (u64,)| {
+                    Ok((splitmix(SNAPSHOT_SEED.0, len as usize),))
+                })?;
+            }
+        }
+        linker.define_unknown_imports_as_traps(component)?;
+        linker.instantiate_async(store, component).await
+    });
+    let (snapshot, _results) = block_on(run)?;
+    Ok(snapshot)
+}
+
+/// `wasm` without its function export `name`, every later function index shifted
+/// down by one as the export's own index goes away. Nested modules and components
+/// (index spaces of their own) and sections that cannot name a component function
+/// are copied byte for byte; the result is validated.
+fn remove_export(wasm: &[u8], name: &str) -> Vec<u8> {
+    use wasm_encoder::reencode::{Error, Reencode, ReencodeComponent, component_utils as utils};
+    use wasmparser::{
+        CanonicalFunction, Chunk, ComponentAlias, ComponentExternalKind, Parser, Payload,
+    };
+
+    /// Counts the component functions defined so far, as wasmtime-wizer's own
+    /// rewriter does, and renumbers references past the removed one.
+    struct Renumber<'a> {
+        name: &'a str,
+        funcs: u32,
+        removed: Option<u32>,
+    }
+    impl Reencode for Renumber<'_> {
+        type Error = std::convert::Infallible;
+    }
+    type Result<T = ()> = std::result::Result<T, Error<std::convert::Infallible>>;
+    impl ReencodeComponent for Renumber<'_> {
+        fn component_func_index(&mut self, index: u32) -> u32 {
+            match self.removed {
+                Some(removed) if index == removed => panic!("`{}` is referenced", self.name),
+                Some(removed) if index > removed => index - 1,
+                _ => index,
+            }
+        }
+        fn parse_component_alias_section(
+            &mut self,
+            aliases: &mut wasm_encoder::ComponentAliasSection,
+            section: wasmparser::ComponentAliasSectionReader<'_>,
+        ) -> Result {
+            for alias in section.clone() {
+                if let ComponentAlias::InstanceExport {
+                    kind: ComponentExternalKind::Func,
+                    ..
+                } = alias?
+                {
+                    self.funcs += 1;
+                }
+            }
+            utils::parse_component_alias_section(self, aliases, section)
+        }
+        fn parse_component_canonical_section(
+            &mut self,
+            canonicals: &mut wasm_encoder::CanonicalFunctionSection,
+            section: wasmparser::ComponentCanonicalSectionReader<'_>,
+        ) -> Result {
+            for canonical in section.clone() {
+                if let CanonicalFunction::Lift { .. } = canonical? {
+                    self.funcs += 1;
+                }
+            }
+            utils::parse_component_canonical_section(self, canonicals, section)
+        }
+        fn parse_component_import_section(
+            &mut self,
+            imports: &mut wasm_encoder::ComponentImportSection,
+            section: wasmparser::ComponentImportSectionReader<'_>,
+        ) -> Result {
+            for import in section.clone() {
+                if import?.ty.kind() == ComponentExternalKind::Func {
+                    self.funcs += 1;
+                }
+            }
+            utils::parse_component_import_section(self, imports, section)
+        }
+        fn parse_component_export_section(
+            &mut self,
+            exports: &mut wasm_encoder::ComponentExportSection,
+            section: wasmparser::ComponentExportSectionReader<'_>,
+        ) -> Result {
+            for export in section {
+                let export = export?;
+                if export.name.name == self.name {
+                    assert_eq!(export.kind, ComponentExternalKind::Func);
+                    self.removed = Some(self.funcs);
+                    continue;
+                }
+                if export.kind == ComponentExternalKind::Func {
+                    self.funcs += 1;
+                }
+                self.parse_component_export(exports, export)?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut renumber = Renumber {
+        name,
+        funcs: 0,
+        removed: None,
+    };
+    let mut out = wasm_encoder::Component::new();
+    let mut parser = Parser::new(0);
+    let mut offset = 0;
+    loop {
+        let Chunk::Parsed { consumed, payload } = parser.parse(&wasm[offset..], true).unwrap()
+        else {
+            unreachable!("the whole component is in memory");
+        };
+        offset += consumed;
+        let rewritten = match &payload {
+            Payload::End(_) => break,
+            Payload::Version { .. } => continue,
+            Payload::ComponentStartSection { .. } => panic!("a component start function"),
+            Payload::ComponentInstanceSection(r) => {
+                let mut s = wasm_encoder::ComponentInstanceSection::new();
+                renumber
+                    .parse_component_instance_section(&mut s, r.clone())
+                    .map(|()| out.section(&s))
+            }
+            Payload::ComponentAliasSection(r) => {
+                let mut s = wasm_encoder::ComponentAliasSection::new();
+                renumber
+                    .parse_component_alias_section(&mut s, r.clone())
+                    .map(|()| out.section(&s))
+            }
+            Payload::ComponentCanonicalSection(r) => {
+                let mut s = wasm_encoder::CanonicalFunctionSection::new();
+                renumber
+                    .parse_component_canonical_section(&mut s, r.clone())
+                    .map(|()| out.section(&s))
+            }
+            Payload::ComponentImportSection(r) => {
+                let mut s = wasm_encoder::ComponentImportSection::new();
+                renumber
+                    .parse_component_import_section(&mut s, r.clone())
+                    .map(|()| out.section(&s))
+            }
+            Payload::ComponentExportSection(r) => {
+                let mut s = wasm_encoder::ComponentExportSection::new();
+                renumber
+                    .parse_component_export_section(&mut s, r.clone())
+                    .map(|()| out.section(&s))
+            }
+            payload => {
+                let (id, range) = payload.as_section().expect("a section");
+                let range = range.start as usize..range.end as usize;
+                // The parser steps over a nested module or component without
+                // consuming its bytes: skip them here.
+                if let Payload::ModuleSection { .. } | Payload::ComponentSection { .. } = payload {
+                    offset += range.len();
+                }
+                out.section(&wasm_encoder::RawSection {
+                    id,
+                    data: &wasm[range],
+                });
+                continue;
+            }
+        };
+        rewritten.unwrap_or_else(|e| panic!("re-encoding without `{name}`: {e:?}"));
+    }
+    assert!(
+        renumber.removed.is_some(),
+        "the component does not export `{name}`"
+    );
+    let out = out.finish();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&out)
+        .unwrap_or_else(|e| panic!("without `{name}` the component is invalid: {e}"));
+    out
+}
+
+/// `len` pseudo-random bytes from `seed` (SplitMix64).
+#[cfg(feature = "pre-initialize")]
+fn splitmix(mut seed: u64, len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// Polls `future` to completion on this thread: nothing the initializer calls waits
+/// on I/O, so it completes without a reactor.
+#[cfg(feature = "pre-initialize")]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::yield_now();
+    }
 }

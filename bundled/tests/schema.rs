@@ -323,3 +323,54 @@ fn bad_schemas_and_documents_are_errors() {
         other => panic!("expected invalid-json, got {other:?}"),
     }
 }
+
+/// What a fresh instance's first compile costs, in wasm instructions (fuel is
+/// deterministic, time is not), against a second compile of the same schema. By
+/// default boon compiles its metaschemas on that first compile, about a hundred times
+/// the work; built with `pre-initialize`, the component is a snapshot taken after
+/// that, and the first compile costs what the second does.
+#[test]
+fn the_first_compile_in_an_instance_compiles_the_metaschemas_unless_pre_initialized() {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let bytes = wharf_bundled::component("json-schema").unwrap().bytes;
+    let component = wasmtime::component::Component::new(&engine, bytes).unwrap();
+    let mut linker = wasmtime::component::Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    let mut store = Store::new(&engine, common::Host::with_env(&[]));
+    store.set_fuel(u64::MAX).unwrap();
+    let bindings = JsonSchema::instantiate(&mut store, &component, &linker).unwrap();
+
+    let schema = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway/schema.json"),
+    )
+    .unwrap();
+    let mut compile = |store: &mut Store<common::Host>| {
+        let before = store.get_fuel().unwrap();
+        let compiled = bindings
+            .wharf_schema_validator()
+            .schema()
+            .call_compile(&mut *store, &schema, &options(None))
+            .unwrap()
+            .unwrap();
+        let used = before - store.get_fuel().unwrap();
+        compiled.resource_drop(&mut *store).unwrap();
+        used
+    };
+    let first = compile(&mut store);
+    let second = compile(&mut store);
+    println!("compiling the gateway's schema: {first} instructions first, {second} then");
+    if cfg!(feature = "pre-initialize") {
+        assert!(
+            first < second * 3 / 2,
+            "pre-initialized, yet the first compile took {first} instructions and the second {second}"
+        );
+    } else {
+        assert!(
+            first > second * 10,
+            "the first compile took {first} instructions and the second {second}: \
+             does boon still compile its metaschemas lazily?"
+        );
+    }
+}
