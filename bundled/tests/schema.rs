@@ -346,7 +346,7 @@ fn the_first_compile_in_an_instance_compiles_the_metaschemas_unless_pre_initiali
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gateway/schema.json"),
     )
     .unwrap();
-    let mut compile = |store: &mut Store<common::Host>| {
+    let compile = |store: &mut Store<common::Host>| {
         let before = store.get_fuel().unwrap();
         let compiled = bindings
             .wharf_schema_validator()
