@@ -449,35 +449,32 @@ fn remove_export(wasm: &[u8], name: &str) -> Vec<u8> {
             Payload::End(_) => break,
             Payload::Version { .. } => continue,
             Payload::ComponentStartSection { .. } => panic!("a component start function"),
-            Payload::ComponentInstanceSection(r) => {
-                let mut s = wasm_encoder::ComponentInstanceSection::new();
-                renumber
-                    .parse_component_instance_section(&mut s, r.clone())
-                    .map(|()| out.section(&s))
-            }
+            Payload::ComponentInstanceSection(r) => reencode(
+                &mut out,
+                |s: &mut wasm_encoder::ComponentInstanceSection| {
+                    renumber.parse_component_instance_section(s, r.clone())
+                },
+            ),
             Payload::ComponentAliasSection(r) => {
-                let mut s = wasm_encoder::ComponentAliasSection::new();
-                renumber
-                    .parse_component_alias_section(&mut s, r.clone())
-                    .map(|()| out.section(&s))
+                reencode(&mut out, |s: &mut wasm_encoder::ComponentAliasSection| {
+                    renumber.parse_component_alias_section(s, r.clone())
+                })
             }
-            Payload::ComponentCanonicalSection(r) => {
-                let mut s = wasm_encoder::CanonicalFunctionSection::new();
-                renumber
-                    .parse_component_canonical_section(&mut s, r.clone())
-                    .map(|()| out.section(&s))
-            }
+            Payload::ComponentCanonicalSection(r) => reencode(
+                &mut out,
+                |s: &mut wasm_encoder::CanonicalFunctionSection| {
+                    renumber.parse_component_canonical_section(s, r.clone())
+                },
+            ),
             Payload::ComponentImportSection(r) => {
-                let mut s = wasm_encoder::ComponentImportSection::new();
-                renumber
-                    .parse_component_import_section(&mut s, r.clone())
-                    .map(|()| out.section(&s))
+                reencode(&mut out, |s: &mut wasm_encoder::ComponentImportSection| {
+                    renumber.parse_component_import_section(s, r.clone())
+                })
             }
             Payload::ComponentExportSection(r) => {
-                let mut s = wasm_encoder::ComponentExportSection::new();
-                renumber
-                    .parse_component_export_section(&mut s, r.clone())
-                    .map(|()| out.section(&s))
+                reencode(&mut out, |s: &mut wasm_encoder::ComponentExportSection| {
+                    renumber.parse_component_export_section(s, r.clone())
+                })
             }
             payload => {
                 let (id, range) = payload.as_section().expect("a section");
@@ -505,6 +502,17 @@ fn remove_export(wasm: &[u8], name: &str) -> Vec<u8> {
         .validate_all(&out)
         .unwrap_or_else(|e| panic!("without `{name}` the component is invalid: {e}"));
     out
+}
+
+/// Appends the section `fill` writes to `out`.
+fn reencode<S: Default + wasm_encoder::ComponentSection, E>(
+    out: &mut wasm_encoder::Component,
+    fill: impl FnOnce(&mut S) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut section = S::default();
+    fill(&mut section)?;
+    out.section(&section);
+    Ok(())
 }
 
 /// `len` pseudo-random bytes from `seed` (SplitMix64).
