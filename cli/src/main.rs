@@ -45,15 +45,34 @@ enum Command {
     Components(commands::components::Args),
 }
 
-fn main() -> ExitCode {
-    // Like other command-line tools, end quietly when the reader of our output goes
-    // away (`wharf components --json | head`) instead of panicking on a broken pipe.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+impl Command {
+    /// Whether the command serves connections (`up`, `serve`, `run --http`) rather than
+    /// printing its answer and ending.
+    fn serves(&self) -> bool {
+        match self {
+            Command::Up(_) | Command::Serve(_) => true,
+            Command::Run(args) => args.serves(),
+            _ => false,
+        }
     }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A printing command ends quietly when the reader of its output goes away
+    // (`wharf components --json | head`), like other command-line tools, instead of
+    // panicking on a broken pipe. A serving command must not: hyper writes with
+    // `writev`, so with SIGPIPE at its default a client closing its connection in the
+    // middle of a response would kill the whole server. Those keep the signal ignored
+    // (Rust's default) and see EPIPE on that one connection.
+    #[cfg(unix)]
+    if !cli.command.serves() {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts
+        // (parsing the command line starts none).
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // Logs go to stderr: human-readable by default, one JSON object per line with
     // WHARF_LOG_FORMAT=json; WHARF_LOG filters (`debug`, `wharf_registry=trace`, ...).
     let filter = EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

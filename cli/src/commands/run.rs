@@ -48,6 +48,11 @@ pub struct Args {
 }
 
 impl Args {
+    /// Whether this run serves HTTP (`--http`) rather than calling one function.
+    pub fn serves(&self) -> bool {
+        self.http.is_some()
+    }
+
     pub async fn run(self) -> anyhow::Result<()> {
         let bytes = if Path::new(&self.component).exists() {
             std::fs::read(&self.component).with_context(|| format!("reading {}", self.component))?

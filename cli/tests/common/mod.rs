@@ -18,6 +18,13 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// The `wharf serve` process.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
 pub fn serve(dir: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args([
