@@ -1,9 +1,10 @@
 //! `json-transform`: JSON payload transformation behind `wharf:transform@1.0.0`.
 //!
 //! Steps work on a parsed document that keeps its member order; the output is compact
-//! JSON, or RFC 8785 canonical JSON (serde_json_canonicalizer) when a `canonicalize`
-//! step is present.
+//! JSON, or RFC 8785 canonical JSON ([`canonical`]) when a `canonicalize` step is
+//! present.
 
+mod canonical;
 mod pointer;
 
 use pointer::{Pointer, Selection};
@@ -30,9 +31,7 @@ fn parse(document: &str) -> Result<Value, Error> {
 }
 
 fn canonical(value: &Value) -> Result<String, Error> {
-    // A parsed document holds only finite numbers, so this cannot fail in practice;
-    // the error is still mapped rather than unwrapped.
-    serde_json_canonicalizer::to_string(value).map_err(|e| Error::InvalidJson(e.to_string()))
+    Ok(canonical::to_string(value))
 }
 
 /// Runs the steps; `index` and the pointer at fault go into the error.
@@ -104,15 +103,33 @@ fn apply(mut doc: Value, steps: &[Step]) -> Result<(Value, bool), Error> {
 fn normalize_whitespace(value: &mut Value) {
     match value {
         Value::String(s) => {
-            let normalized = s.split_whitespace().collect::<Vec<_>>().join(" ");
-            if normalized != *s {
-                *s = normalized;
+            if !is_normalized(s) {
+                *s = s.split_whitespace().collect::<Vec<_>>().join(" ");
             }
         }
         Value::Array(items) => items.iter_mut().for_each(normalize_whitespace),
         Value::Object(map) => map.values_mut().for_each(normalize_whitespace),
         _ => {}
     }
+}
+
+/// Whether `s` is already trimmed, with single spaces between its words (most
+/// strings are: they are left as they are, without building a new one).
+fn is_normalized(s: &str) -> bool {
+    let mut after_space = true;
+    for c in s.chars() {
+        if c == ' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space || s.is_empty()
 }
 
 impl exports::wharf::transform::transformer::Guest for JsonTransform {
