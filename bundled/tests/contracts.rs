@@ -1,5 +1,6 @@
 //! What each component claims to be: it exports exactly its contract at the declared
-//! version (the check `wasm-tools component wit` lets a person make by eye), imports
+//! version (the check `wasm-tools component wit` lets a person make by eye), plus
+//! `wizer-initialize` where it has an initializer (docs/components.md), imports
 //! nothing but WASI (the gateway: WASI and the four contracts), and every WIT package
 //! decodes back to its name and version.
 
@@ -45,7 +46,11 @@ fn each_component_exports_exactly_its_contract() {
         ),
         (
             "json-schema",
-            &["wharf:schema/types@1.0.0", "wharf:schema/validator@1.0.0"],
+            &[
+                "wharf:schema/types@1.0.0",
+                "wharf:schema/validator@1.0.0",
+                "wizer-initialize",
+            ],
         ),
         (
             "json-transform",
@@ -54,7 +59,10 @@ fn each_component_exports_exactly_its_contract() {
                 "wharf:transform/types@1.0.0",
             ],
         ),
-        ("gateway", &["wasi:http/incoming-handler@0.2.12"]),
+        (
+            "gateway",
+            &["wasi:http/incoming-handler@0.2.12", "wizer-initialize"],
+        ),
     ];
     for (name, want) in expected {
         assert_eq!(exports(name), want, "{name}");

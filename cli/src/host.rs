@@ -168,8 +168,9 @@ impl LimitArgs {
     }
 }
 
-/// Compiles (or loads from the cache) and links a wasi:http deployable.
-pub fn prepare(
+/// Derives the deployable's serving image (its plugs pre-initialized, see
+/// docs/host.md), compiles it (or loads both from the cache) and links it.
+pub async fn prepare(
     runtime: &Runtime,
     bytes: &[u8],
     capabilities: Capabilities,
@@ -177,7 +178,24 @@ pub fn prepare(
     reuse: bool,
 ) -> anyhow::Result<Arc<Served>> {
     let started = std::time::Instant::now();
-    let (component, outcome) = runtime.load(bytes)?;
+    let capabilities = Arc::new(capabilities);
+    let image = match runtime.serving_image(bytes, &capabilities, &limits).await {
+        Ok((image, outcome)) => {
+            tracing::debug!(?outcome, elapsed = ?started.elapsed(), "serving image ready");
+            image
+        }
+        Err(e) => {
+            // Correct answers never depend on pre-initialization: serve the
+            // deployable as it is, only slower.
+            tracing::warn!(error = %e, "serving the deployable without pre-initializing it");
+            bytes.to_vec()
+        }
+    };
+    // A module without a copy-on-write image copies its data into every instance.
+    for fallback in wharf_host::copy_on_write_fallbacks(&image).unwrap_or_default() {
+        tracing::warn!(%fallback, "no copy-on-write memory image: each instance copies its data");
+    }
+    let (component, outcome) = runtime.load(&image)?;
     tracing::debug!(?outcome, elapsed = ?started.elapsed(), "component ready");
     if let wharf_host::CacheOutcome::Rebuilt(why) = &outcome {
         crate::status!("Rebuilt", "the compiled-code cache entry ({why})");

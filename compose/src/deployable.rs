@@ -20,6 +20,9 @@ use crate::load::Constituent;
 use crate::manifest::{KeyPath, Manifest, Source, split_interface};
 use crate::provenance::{self, Provenance};
 
+/// The export a pre-initializer runs once (wasmtime-wizer's default name).
+const PRE_INITIALIZER: &str = "wizer-initialize";
+
 /// Why a deployable could not be composed. Every variant names the manifest key at
 /// fault.
 #[derive(Debug, thiserror::Error)]
@@ -306,7 +309,10 @@ pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<
                 .map_err(|e| plug_error(e.into()))?;
         }
     }
-    for export in &nodes[0].exports {
+    // The socket's exports are the deployable's, less a pre-initializer: that is for
+    // the host that derives a serving image (it reaches each plug's own), not part of
+    // what the deployable offers.
+    for export in nodes[0].exports.iter().filter(|e| *e != PRE_INITIALIZER) {
         let alias = graph
             .alias_instance_export(instances[0], export)
             .map_err(|e| ComposeError::Graph(e.into()))?;

@@ -109,24 +109,11 @@ impl CodeCache {
     }
 
     fn check(&self, path: &Path) -> Result<(), Missing> {
-        let artifact = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
-            Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
-        };
-        let recorded = std::fs::read_to_string(digest_path(path))
-            .map_err(|e| Missing::Invalid(format!("no recorded digest: {e}")))?;
-        let actual = hex::encode(Sha256::digest(&artifact));
-        if recorded.trim() != actual {
-            return Err(Missing::Invalid(format!(
-                "its sha256 is {actual} but {} was recorded",
-                recorded.trim()
-            )));
-        }
-        Ok(())
+        read_verified(path).map(drop)
     }
 
-    fn store(&self, path: &Path, artifact: &[u8]) -> Result<(), Error> {
+    /// Writes `artifact` to `path` in the cache, with its digest beside it.
+    pub(crate) fn store(&self, path: &Path, artifact: &[u8]) -> Result<(), Error> {
         create_private_dir(&self.dir)?;
         write_atomically(path, artifact)?;
         let digest = hex::encode(Sha256::digest(artifact));
@@ -135,7 +122,26 @@ impl CodeCache {
     }
 }
 
-enum Missing {
+/// The file at `path`, if its sha256 is the one recorded beside it.
+pub(crate) fn read_verified(path: &Path) -> Result<Vec<u8>, Missing> {
+    let artifact = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
+        Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
+    };
+    let recorded = std::fs::read_to_string(digest_path(path))
+        .map_err(|e| Missing::Invalid(format!("no recorded digest: {e}")))?;
+    let actual = hex::encode(Sha256::digest(&artifact));
+    if recorded.trim() != actual {
+        return Err(Missing::Invalid(format!(
+            "its sha256 is {actual} but {} was recorded",
+            recorded.trim()
+        )));
+    }
+    Ok(artifact)
+}
+
+pub(crate) enum Missing {
     Absent,
     Invalid(String),
 }

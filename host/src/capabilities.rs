@@ -90,9 +90,13 @@ impl Capabilities {
     }
 
     /// A WASI context granting exactly these capabilities (no arguments, no
-    /// inherited environment, standard output and error discarded).
-    pub(crate) fn wasi(&self) -> Result<WasiCtx, Error> {
+    /// inherited environment, standard output and error discarded), its
+    /// `insecure-seed` fixed to `seed` when given (otherwise random per context).
+    pub(crate) fn wasi(&self, seed: Option<u128>) -> Result<WasiCtx, Error> {
         let mut wasi = WasiCtx::builder();
+        if let Some(seed) = seed {
+            wasi.insecure_random_seed(seed);
+        }
         wasi.envs(&self.env);
         for dir in &self.dirs {
             let perms = if dir.read_only {

@@ -44,6 +44,10 @@ pub struct RuntimeOptions {
     pub max_memory: u64,
     /// Where compiled code is kept; `None` compiles in memory every time.
     pub cache: Option<CodeCache>,
+    /// Count the wasm instructions each request runs (wasmtime's fuel), into the
+    /// `wharf_host_guest_instructions_total` metric: a deterministic measure of the
+    /// guest's work, for tests and profiling; guests run slower with it.
+    pub count_instructions: bool,
 }
 
 impl RuntimeOptions {
@@ -57,6 +61,7 @@ impl RuntimeOptions {
             core_instances_per_component: 128,
             max_memory: limits.max_memory,
             cache: CodeCache::default_dir().map(CodeCache::new),
+            count_instructions: false,
         }
     }
 }
@@ -102,6 +107,7 @@ impl Runtime {
         let mut config = Config::new();
         config
             .epoch_interruption(true)
+            .consume_fuel(options.count_instructions)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("{e:?}")))?;
 

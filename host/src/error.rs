@@ -11,6 +11,10 @@ pub enum Error {
     /// The bytes are not a component this engine can compile.
     #[error("compiling the component: {0}")]
     Compile(String),
+    /// The serving image could not be derived (a plug's initializer trapped, or a
+    /// plug wasmtime-wizer cannot snapshot).
+    #[error("deriving the serving image: {0}")]
+    ServingImage(String),
     /// The component's imports could not be satisfied by WASI and wasi:http.
     #[error("linking the component: {0}")]
     Link(String),

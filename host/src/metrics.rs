@@ -2,7 +2,8 @@
 //! process serving several components (or tests) never mixes them up.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The counters and histograms of one served component.
@@ -15,6 +16,14 @@ pub struct Metrics {
     pub latency: Histogram,
     /// Time to instantiate the component for a request, seconds.
     pub instantiation: Histogram,
+    /// Time in each phase of a request, seconds, by phase: `store` (a fresh store
+    /// and its WASI context), `instantiate` (the instance, guest start-up included),
+    /// `handler` (the guest's call up to its response head), `response` (from the
+    /// response head until the guest has written its body and returned).
+    pub phases: HistogramVec,
+    /// Wasm instructions the guest ran, instantiation included, when the runtime
+    /// counts them ([`RuntimeOptions::count_instructions`](crate::RuntimeOptions)).
+    pub instructions: IntCounter,
     /// Calls that trapped (deadline and memory traps included).
     pub traps: IntCounter,
     /// Requests stopped by a limit, by limit: `deadline`, `memory`, `request_body`,
@@ -54,6 +63,23 @@ impl Metrics {
             ]),
         )
         .expect("valid metric");
+        let phases = HistogramVec::new(
+            HistogramOpts::new(
+                "wharf_host_phase_seconds",
+                "Time in each phase of a request: store, instantiate, handler, response",
+            )
+            .buckets(vec![
+                0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                0.005, 0.01, 0.1, 1.0,
+            ]),
+            &["phase"],
+        )
+        .expect("valid metric");
+        let instructions = IntCounter::new(
+            "wharf_host_guest_instructions_total",
+            "Wasm instructions guests ran (counted only when asked: it slows them)",
+        )
+        .expect("valid metric");
         let traps = IntCounter::new("wharf_host_traps_total", "Guest calls that trapped")
             .expect("valid metric");
         let limit_hits = IntCounterVec::new(
@@ -70,6 +96,8 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(instantiation.clone()),
+            Box::new(phases.clone()),
+            Box::new(instructions.clone()),
             Box::new(traps.clone()),
             Box::new(limit_hits.clone()),
             Box::new(compilations.clone()),
@@ -81,6 +109,8 @@ impl Metrics {
             requests,
             latency,
             instantiation,
+            phases,
+            instructions,
             traps,
             limit_hits,
             compilations,
@@ -94,6 +124,12 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .expect("encoding to memory cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
+    }
+
+    pub(crate) fn phase(&self, phase: &str, took: std::time::Duration) {
+        self.phases
+            .with_label_values(&[phase])
+            .observe(took.as_secs_f64());
     }
 
     pub(crate) fn limit(&self, which: &str) {

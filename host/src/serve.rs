@@ -57,9 +57,10 @@ impl Served {
     pub fn new(
         runtime: &Runtime,
         component: &Component,
-        capabilities: Capabilities,
+        capabilities: impl Into<Arc<Capabilities>>,
         limits: Limits,
     ) -> Result<Self, Error> {
+        let capabilities = capabilities.into();
         capabilities.check()?;
         let engine = runtime.engine().clone();
         let pre = linker(&engine)?
@@ -69,7 +70,7 @@ impl Served {
         Ok(Self {
             engine,
             pre,
-            capabilities: Arc::new(capabilities),
+            capabilities,
             slots: Arc::new(Semaphore::new(limits.max_concurrency.max(1))),
             limits,
             metrics: Metrics::new(),
@@ -118,15 +119,20 @@ impl Served {
         self.metrics
             .latency
             .observe(accepted.elapsed().as_secs_f64());
-        tracing::info!(
-            target: "wharf_host::request",
-            %method,
-            %path,
-            status = status.as_u16(),
-            instantiate_us = timing.instantiate.map(|d| d.as_micros() as u64),
-            handler_us = timing.handler.map(|d| d.as_micros() as u64),
-            "request"
-        );
+        let line = RequestLine {
+            method,
+            path,
+            status: status.as_u16(),
+            store: timing.store,
+            instantiate: timing.instantiate,
+            handler: timing.handler,
+            response: None,
+        };
+        match timing.log.take() {
+            // The guest is still writing the body: its task logs when it returns.
+            Some(pending) => pending.head(line),
+            None => line.emit(),
+        }
         response
     }
 
@@ -182,10 +188,11 @@ impl Served {
             .idle
             .as_ref()
             .and_then(|idle| idle.lock().expect("idle instances").pop());
-        let (mut store, proxy) = match reused {
+        let (mut store, proxy, fuel) = match reused {
             Some(Idle { mut store, proxy }) => {
                 arm_deadline(&mut store, self.limits.deadline);
-                (store, proxy)
+                let fuel = store.get_fuel().ok();
+                (store, proxy, fuel)
             }
             None => {
                 let mut store =
@@ -193,6 +200,9 @@ impl Served {
                         tracing::error!(error = %e, "preparing a store");
                         (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
                     })?;
+                let store_done = started.elapsed();
+                self.metrics.phase("store", store_done);
+                timing.store = Some(store_done);
                 let proxy = match self.pre.instantiate_async(&mut store).await {
                     Ok(proxy) => proxy,
                     Err(e) => {
@@ -207,8 +217,9 @@ impl Served {
                 };
                 let elapsed = started.elapsed();
                 self.metrics.instantiation.observe(elapsed.as_secs_f64());
+                self.metrics.phase("instantiate", elapsed - store_done);
                 timing.instantiate = Some(elapsed);
-                (store, proxy)
+                (store, proxy, Some(u64::MAX))
             }
         };
 
@@ -229,6 +240,8 @@ impl Served {
 
         let called = Instant::now();
         let served = self.clone();
+        let pending = PendingLine::new(&self.metrics);
+        timing.log = Some(pending.clone());
         let task = tokio::spawn(async move {
             let call = proxy
                 .wasi_http_incoming_handler()
@@ -246,6 +259,9 @@ impl Served {
                     }
                 }
             };
+            if let (Some(before), Ok(left)) = (fuel, store.get_fuel()) {
+                served.metrics.instructions.inc_by(before - left);
+            }
             match &ended {
                 Ended::Returned => {
                     if let Some(idle) = &served.idle {
@@ -270,11 +286,14 @@ impl Served {
                 }
             }
             drop(permit);
+            pending.returned(called.elapsed());
             ended
         });
 
         let head = rx.await;
-        timing.handler = Some(called.elapsed());
+        let handler = called.elapsed();
+        self.metrics.phase("handler", handler);
+        timing.handler = Some(handler);
         match head {
             Ok(Ok(response)) => Ok(self.cap_response(response)),
             Ok(Err(code)) => {
@@ -321,8 +340,89 @@ impl Served {
 
 #[derive(Default)]
 struct Timing {
+    store: Option<Duration>,
     instantiate: Option<Duration>,
     handler: Option<Duration>,
+    /// Set once the guest was called: its task and [`Served::handle`] meet there.
+    log: Option<PendingLine>,
+}
+
+/// One request's log line: `store_us` (a fresh store), `instantiate_us` (store and
+/// instance together, as the instantiation histogram counts it), `handler_us` (the
+/// guest's call to its response head), `response_us` (from the response head until
+/// the guest returned, its body written).
+struct RequestLine {
+    method: hyper::Method,
+    path: String,
+    status: u16,
+    store: Option<Duration>,
+    instantiate: Option<Duration>,
+    handler: Option<Duration>,
+    response: Option<Duration>,
+}
+
+impl RequestLine {
+    fn emit(self) {
+        let us = |d: Option<Duration>| d.map(|d| d.as_micros() as u64);
+        tracing::info!(
+            target: "wharf_host::request",
+            method = %self.method,
+            path = %self.path,
+            status = self.status,
+            store_us = us(self.store),
+            instantiate_us = us(self.instantiate),
+            handler_us = us(self.handler),
+            response_us = us(self.response),
+            "request"
+        );
+    }
+}
+
+/// A request's line, written by whichever comes second: the answer's head (with
+/// the status) or the guest's return (with the time it took in all).
+#[derive(Clone)]
+struct PendingLine(Arc<Mutex<Pending>>);
+
+struct Pending {
+    line: Option<RequestLine>,
+    returned: Option<Duration>,
+    metrics: Metrics,
+}
+
+impl PendingLine {
+    fn new(metrics: &Metrics) -> Self {
+        Self(Arc::new(Mutex::new(Pending {
+            line: None,
+            returned: None,
+            metrics: metrics.clone(),
+        })))
+    }
+
+    fn head(&self, line: RequestLine) {
+        let mut pending = self.0.lock().expect("a request's log line");
+        match pending.returned {
+            Some(called) => pending.emit(line, called),
+            None => pending.line = Some(line),
+        }
+    }
+
+    fn returned(&self, called: Duration) {
+        let mut pending = self.0.lock().expect("a request's log line");
+        match pending.line.take() {
+            Some(line) => pending.emit(line, called),
+            None => pending.returned = Some(called),
+        }
+    }
+}
+
+impl Pending {
+    fn emit(&self, mut line: RequestLine, called: Duration) {
+        line.response = line.handler.map(|h| called.saturating_sub(h));
+        if let Some(response) = line.response {
+            self.metrics.phase("response", response);
+        }
+        line.emit();
+    }
 }
 
 fn plain(status: StatusCode, message: &'static str) -> Response<HyperOutgoingBody> {

@@ -26,8 +26,18 @@ impl Host {
     /// State for one instance granting `capabilities`, its memories summed under
     /// `max_memory` bytes.
     pub fn new(capabilities: &Arc<Capabilities>, max_memory: u64) -> Result<Self, crate::Error> {
+        Self::seeded(capabilities, max_memory, None)
+    }
+
+    /// The same, with `wasi:random/insecure-seed` answering `seed` instead of a
+    /// value of its own (what the serving image's derivation recognizes in a snapshot).
+    pub(crate) fn seeded(
+        capabilities: &Arc<Capabilities>,
+        max_memory: u64,
+        seed: Option<u128>,
+    ) -> Result<Self, crate::Error> {
         Ok(Self {
-            wasi: capabilities.wasi()?,
+            wasi: capabilities.wasi(seed)?,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: OutboundPolicy {
@@ -160,8 +170,21 @@ pub(crate) fn new_store(
     capabilities: &Arc<Capabilities>,
     limits: &crate::Limits,
 ) -> Result<wasmtime::Store<Host>, crate::Error> {
-    let mut store = wasmtime::Store::new(engine, Host::new(capabilities, limits.max_memory)?);
+    new_store_seeded(engine, capabilities, limits, None)
+}
+
+/// [`new_store`] whose `wasi:random/insecure-seed` answers `seed`.
+pub(crate) fn new_store_seeded(
+    engine: &Engine,
+    capabilities: &Arc<Capabilities>,
+    limits: &crate::Limits,
+    seed: Option<u128>,
+) -> Result<wasmtime::Store<Host>, crate::Error> {
+    let mut store =
+        wasmtime::Store::new(engine, Host::seeded(capabilities, limits.max_memory, seed)?);
     store.limiter(|host| &mut host.memory);
+    // Only an engine that counts instructions has fuel; the others refuse it.
+    let _ = store.set_fuel(u64::MAX);
     arm_deadline(&mut store, limits.deadline);
     store.epoch_deadline_callback(|context| {
         Ok(if std::time::Instant::now() >= context.data().deadline_at {

@@ -6,37 +6,11 @@ mod common;
 
 use std::io::Read;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use wharf_host::Capabilities;
 
 const SECRET: &str = "host-test-secret";
 const STEPS: &str = r#"[{"op": "normalize-whitespace"}, {"op": "redact", "pointers": ["/user/email"], "replacement": "[redacted]"}, {"op": "canonicalize"}]"#;
-
-fn composed() -> Vec<u8> {
-    let bytes = |name: &str| wharf_bundled::component(name).unwrap().bytes;
-    let plugs = [
-        bytes("jwt-auth"),
-        bytes("json-schema"),
-        bytes("json-transform"),
-        bytes("flate"),
-    ];
-    wharf_compose::plug(bytes("gateway"), &plugs).unwrap()
-}
-
-fn token() -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 300;
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": "ann", "aud": "ingest", "exp": exp}),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_composed_gateway_serves_concurrent_requests_from_fresh_instances() {
@@ -48,10 +22,16 @@ async fn the_composed_gateway_serves_concurrent_requests_from_fresh_instances() 
         ],
         ..Capabilities::default()
     };
-    let server = common::start(&composed(), capabilities, common::limits(), false).await;
+    let server = common::start(
+        &common::composed_gateway(),
+        capabilities,
+        common::limits(),
+        false,
+    )
+    .await;
     // No gzip decoding in the client: the test checks the bytes the gateway sent.
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
-    let token = token();
+    let token = common::token(SECRET, "ingest");
 
     let requests: Vec<_> = (0..32)
         .map(|i| {

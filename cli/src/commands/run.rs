@@ -91,7 +91,8 @@ impl Args {
             return Ok(());
         }
         let addr = self.http.expect("clap requires --invoke or --http");
-        let served = host::prepare(&runtime, &bytes, capabilities, limits, self.reuse_instances)?;
+        let served =
+            host::prepare(&runtime, &bytes, capabilities, limits, self.reuse_instances).await?;
         let listener = host::bind(addr).await?;
         println!("serving http://{}", listener.local_addr()?);
         if let Some((metrics, _)) = host::metrics(self.metrics_addr, &served).await? {

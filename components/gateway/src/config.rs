@@ -1,21 +1,15 @@
-//! The gateway's configuration, read from environment variables once per instance
-//! (on its first `/v1/ingest`): a host that gives each request a fresh instance reads
-//! it per request, one that reuses instances (`wharf run --reuse-instances`) once.
+//! The gateway's configuration, from environment variables, in two parts:
 //!
-//! | variable | meaning |
-//! |---|---|
-//! | `GATEWAY_JWKS` | JSON Web Key Set that verifies tokens |
-//! | `GATEWAY_JWT_SECRET` | or: a shared HMAC secret |
-//! | `GATEWAY_JWT_PUBLIC_KEY` | or: a PEM public key (RSA, EC P-256, Ed25519) |
-//! | `GATEWAY_JWT_ALGORITHMS` | accepted algorithms, comma-separated (default: the key's) |
-//! | `GATEWAY_JWT_ISSUER`, `GATEWAY_JWT_AUDIENCE` | required `iss` / `aud` |
-//! | `GATEWAY_REQUIRED_SCOPES` | scopes every token needs, space- or comma-separated |
-//! | `GATEWAY_JWT_LEEWAY` | clock skew in seconds (default 60) |
-//! | `GATEWAY_SCHEMA` | JSON Schema for request bodies (default: any JSON) |
-//! | `GATEWAY_TRANSFORM` | transform steps as a JSON array (default: none) |
-//! | `GATEWAY_MAX_BODY_BYTES` | largest accepted body (default 1048576) |
-//! | `GATEWAY_COMPRESSION_LEVEL` | the codec's level (default: the format's) |
-
+//! - [`Settings`], plain data read from the environment once per instance. A host
+//!   that pre-initializes the gateway (its `wizer-initialize` export, which Wharf's
+//!   host runs when it derives a deployable's serving image) reads them then, and
+//!   every instance starts with them parsed;
+//! - [`Config`], the handles built from them in each instance on its first
+//!   `/v1/ingest`: the key set (a `wharf:auth` resource) and the compiled schema (a
+//!   `wharf:schema` resource, which the json-schema plug hands back from what it
+//!   compiled during pre-initialization). Handles belong to one instance and are
+//!   never part of a snapshot.
+//!
 use std::env;
 use std::sync::OnceLock;
 
@@ -27,13 +21,28 @@ use crate::wharf::schema::types::CompileOptions;
 use crate::wharf::schema::validator::Schema;
 use crate::wharf::transform::types::{Redact, Rename, Step};
 
-pub struct Config {
-    pub keys: KeySet,
+/// What the environment says, parsed; no handles.
+pub struct Settings {
+    key: Key,
     pub validation: Validation,
-    pub schema: Schema,
+    schema: String,
     pub steps: Vec<Step>,
     pub max_body_bytes: u64,
     pub compression_level: Option<u32>,
+}
+
+/// Where the key set comes from.
+enum Key {
+    Jwks(String),
+    Secret(String),
+    Pem(String),
+}
+
+/// This instance's handles, built from its [`Settings`].
+pub struct Config {
+    pub keys: KeySet,
+    pub schema: Schema,
+    pub settings: &'static Settings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -58,25 +67,73 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Options the configured schema is compiled with.
+fn compile_options() -> CompileOptions {
+    CompileOptions {
+        default_draft: None,
+        resources: Vec::new(),
+        assert_format: false,
+    }
+}
+
 impl Config {
-    /// This instance's configuration, read on the first call. A broken configuration
+    /// This instance's configuration, built on the first call. A broken configuration
     /// stays broken: the environment of an instance does not change.
     pub fn get() -> Result<&'static Self, &'static str> {
         static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
         CONFIG
-            .get_or_init(Self::from_env)
+            .get_or_init(|| Self::build(Settings::get()?))
             .as_ref()
             .map_err(String::as_str)
     }
 
+    fn build(settings: &'static Settings) -> Result<Self, String> {
+        let keys = match &settings.key {
+            Key::Jwks(jwks) => {
+                KeySet::from_jwks(jwks).map_err(|e| format!("`GATEWAY_JWKS`: {e:?}"))?
+            }
+            Key::Secret(secret) => KeySet::from_secret(secret.as_bytes())
+                .map_err(|e| format!("`GATEWAY_JWT_SECRET`: {e:?}"))?,
+            Key::Pem(pem) => {
+                KeySet::from_pem(pem).map_err(|e| format!("`GATEWAY_JWT_PUBLIC_KEY`: {e:?}"))?
+            }
+        };
+        let schema = Schema::compile(&settings.schema, &compile_options())
+            .map_err(|e| format!("`GATEWAY_SCHEMA`: {e:?}"))?;
+        Ok(Self {
+            keys,
+            schema,
+            settings,
+        })
+    }
+
+    /// What pre-initialization does: read the settings and compile the schema once,
+    /// so that the json-schema plug keeps it compiled; the handle is dropped, so the
+    /// snapshot holds none. Errors are kept for the first request to report.
+    pub fn warm() {
+        if let Ok(settings) = Settings::get() {
+            drop(Schema::compile(&settings.schema, &compile_options()));
+        }
+    }
+}
+
+impl Settings {
+    /// The settings, read from the environment on the first call.
+    pub fn get() -> Result<&'static Self, String> {
+        static SETTINGS: OnceLock<Result<Settings, String>> = OnceLock::new();
+        SETTINGS
+            .get_or_init(Self::from_env)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn from_env() -> Result<Self, String> {
-        let keys = if let Some(jwks) = var("GATEWAY_JWKS") {
-            KeySet::from_jwks(&jwks).map_err(|e| format!("`GATEWAY_JWKS`: {e:?}"))?
+        let key = if let Some(jwks) = var("GATEWAY_JWKS") {
+            Key::Jwks(jwks)
         } else if let Some(secret) = var("GATEWAY_JWT_SECRET") {
-            KeySet::from_secret(secret.as_bytes())
-                .map_err(|e| format!("`GATEWAY_JWT_SECRET`: {e:?}"))?
+            Key::Secret(secret)
         } else if let Some(pem) = var("GATEWAY_JWT_PUBLIC_KEY") {
-            KeySet::from_pem(&pem).map_err(|e| format!("`GATEWAY_JWT_PUBLIC_KEY`: {e:?}"))?
+            Key::Pem(pem)
         } else {
             return Err(
                 "no key configured: set `GATEWAY_JWKS`, `GATEWAY_JWT_SECRET` or `GATEWAY_JWT_PUBLIC_KEY`".into(),
@@ -100,22 +157,14 @@ impl Config {
             leeway_seconds: parsed("GATEWAY_JWT_LEEWAY")?.unwrap_or(60),
             now: None,
         };
-        let schema_text = var("GATEWAY_SCHEMA").unwrap_or_else(|| "true".into());
-        let options = CompileOptions {
-            default_draft: None,
-            resources: Vec::new(),
-            assert_format: false,
-        };
-        let schema = Schema::compile(&schema_text, &options)
-            .map_err(|e| format!("`GATEWAY_SCHEMA`: {e:?}"))?;
         let steps = match var("GATEWAY_TRANSFORM") {
             Some(text) => steps(&text).map_err(|e| format!("`GATEWAY_TRANSFORM`: {e}"))?,
             None => Vec::new(),
         };
         Ok(Self {
-            keys,
+            key,
             validation,
-            schema,
+            schema: var("GATEWAY_SCHEMA").unwrap_or_else(|| "true".into()),
             steps,
             max_body_bytes: parsed("GATEWAY_MAX_BODY_BYTES")?.unwrap_or(1 << 20),
             compression_level: parsed("GATEWAY_COMPRESSION_LEVEL")?,

@@ -32,11 +32,21 @@ wit_bindgen::generate!({
         "../../wit-packages/compression/1.0.0",
         "../../wit-packages/gateway/1.0.0",
     ],
-    world: "wharf:gateway/gateway@1.0.0",
+    // The gateway world, and the initializer a pre-initializing host runs once.
+    inline: "
+        package wharf:edge-gateway@1.0.0;
+        world edge-gateway {
+            include wharf:gateway/gateway@1.0.0;
+            /// Reads the configuration and compiles the schema: run once by a
+            /// pre-initializer (Wharf's host), never needed for correct answers.
+            export wizer-initialize: func();
+        }
+    ",
+    world: "wharf:edge-gateway/edge-gateway",
     generate_all,
 });
 
-use exports::wasi::http::incoming_handler::Guest;
+use exports::wasi::http::incoming_handler::Guest as Handler;
 use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
 use wharf::auth::types::Error as AuthError;
 use wharf::auth::verifier;
@@ -48,6 +58,12 @@ use wharf::transform::types::Error as TransformError;
 struct Gateway;
 
 impl Guest for Gateway {
+    fn wizer_initialize() {
+        Config::warm();
+    }
+}
+
+impl Handler for Gateway {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let request = Request::new(request);
         let reply = route(&request).unwrap_or_else(|reply| reply);
@@ -81,7 +97,7 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
         )
         .with_header("www-authenticate", "Bearer realm=\"wharf-gateway\"")
     })?;
-    verifier::verify(&config.keys, &token, &config.validation).map_err(auth_failure)?;
+    verifier::verify(&config.keys, &token, &config.settings.validation).map_err(auth_failure)?;
 
     if !request.content_type_is_json() {
         return Err(Reply::error(
@@ -90,16 +106,17 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
             "the body must be `Content-Type: application/json`".into(),
         ));
     }
-    let body = request
-        .body(config.max_body_bytes)
-        .map_err(|too_large| match too_large {
-            http::BodyError::TooLarge => Reply::error(
-                413,
-                "body-too-large",
-                format!("the body exceeds {} bytes", config.max_body_bytes),
-            ),
-            http::BodyError::Read(message) => Reply::error(400, "unreadable-body", message),
-        })?;
+    let body =
+        request
+            .body(config.settings.max_body_bytes)
+            .map_err(|too_large| match too_large {
+                http::BodyError::TooLarge => Reply::error(
+                    413,
+                    "body-too-large",
+                    format!("the body exceeds {} bytes", config.settings.max_body_bytes),
+                ),
+                http::BodyError::Read(message) => Reply::error(400, "unreadable-body", message),
+            })?;
     let body = String::from_utf8(body)
         .map_err(|_| Reply::error(400, "invalid-json", "the body is not UTF-8".into()))?;
 
@@ -124,7 +141,7 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
         ));
     }
 
-    let output = transformer::apply(&body, &config.steps).map_err(|e| match e {
+    let output = transformer::apply(&body, &config.settings.steps).map_err(|e| match e {
         TransformError::InvalidJson(message) => Reply::error(400, "invalid-json", message),
         TransformError::InvalidStep(step) => Reply::json(
             422,
@@ -142,8 +159,9 @@ fn ingest(request: &Request) -> Result<Reply, Reply> {
     let accepted = request.header("accept-encoding").unwrap_or_default();
     match negotiate::choose(&accepted, &codec::supported_formats()) {
         Some(format) => {
-            let compressed = codec::compress(format, config.compression_level, &reply.body)
-                .map_err(|e| Reply::error(500, "compression", format!("{e:?}")))?;
+            let compressed =
+                codec::compress(format, config.settings.compression_level, &reply.body)
+                    .map_err(|e| Reply::error(500, "compression", format!("{e:?}")))?;
             Ok(reply
                 .with_body(compressed)
                 .with_header("content-encoding", negotiate::content_coding(format)))

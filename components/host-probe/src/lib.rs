@@ -16,8 +16,12 @@
 //! | `/echo` | answers the request body |
 //! | `/big?KIB` | answers KIB kibibytes |
 //! | `/count` | a counter kept in the instance (1 on a fresh instance) |
+//! | `/initialized` | whether `wizer-initialize` ran in this instance's past |
+//! | `/hash` | what a new `HashMap`'s hasher makes of a fixed key (std's hash keys) |
+//! | `/random` | 16 bytes from wasi:random, hex |
 
 use std::cell::Cell;
+use std::hash::BuildHasher;
 
 wit_bindgen::generate!({
     path: [
@@ -34,7 +38,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::wasi::http::incoming_handler::Guest;
+use exports::wasi::http::incoming_handler::Guest as Handler;
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
     Fields, IncomingRequest, OutgoingBody, OutgoingRequest, OutgoingResponse, ResponseOutparam,
@@ -46,9 +50,20 @@ struct Probe;
 
 thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
+    static INITIALIZED: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Guest for Probe {
+    fn wizer_initialize() {
+        INITIALIZED.with(|i| i.set(true));
+        // A map made while initializing draws std's hash keys, as a real plug's would.
+        let mut made = std::collections::HashMap::new();
+        made.insert("initialized", true);
+        std::hint::black_box(made);
+    }
+}
+
+impl Handler for Probe {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let full = request.path_with_query().unwrap_or_default();
         let (path, arg) = full.split_once('?').unwrap_or((&full, ""));
@@ -80,6 +95,16 @@ impl Guest for Probe {
                     c.get()
                 });
                 (200, n.to_string().into_bytes())
+            }
+            "/initialized" => (200, INITIALIZED.with(Cell::get).to_string().into_bytes()),
+            "/hash" => {
+                let keys = std::collections::hash_map::RandomState::new();
+                (200, keys.hash_one("wharf").to_string().into_bytes())
+            }
+            "/random" => {
+                let bytes = wasi::random::random::get_random_bytes(16);
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                (200, hex.into_bytes())
             }
             _ => (404, b"no such probe".to_vec()),
         };

@@ -58,7 +58,7 @@ impl Server {
 /// Serves `bytes` with `capabilities` and `limits` on a free port.
 pub async fn start(
     bytes: &[u8],
-    capabilities: Capabilities,
+    capabilities: impl Into<Arc<Capabilities>>,
     limits: Limits,
     reuse: bool,
 ) -> Server {
@@ -105,6 +105,33 @@ pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The example gateway composed with its four plugs by `wharf_compose::plug`.
+pub fn composed_gateway() -> Vec<u8> {
+    let bytes = |name: &str| wharf_bundled::component(name).unwrap().bytes;
+    let plugs = [
+        bytes("jwt-auth"),
+        bytes("json-schema"),
+        bytes("json-transform"),
+        bytes("flate"),
+    ];
+    wharf_compose::plug(bytes("gateway"), &plugs).unwrap()
+}
+
+/// An HS256 token for `audience`, valid for five minutes, signed with `secret`.
+pub fn token(secret: &str, audience: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 300;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "ann", "aud": audience, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 pub fn temp_dir() -> PathBuf {
