@@ -3,7 +3,9 @@
 // (ajv, draft 2020-12), apply examples/gateway/transform.json (normalize whitespace,
 // redact /user/email, canonical JSON) and answer gzip-compressed (zlib), as the
 // composed Wasm gateway does. PORT (0 picks one) and GATEWAY_JWT_SECRET configure it;
-// it prints `listening <port>` when ready.
+// it prints `listening <port>` when ready. One process; cluster.mjs runs it on every
+// core (it is then a cluster worker, and the primary prints `listening`).
+import cluster from "node:cluster";
 import http from "node:http";
 import zlib from "node:zlib";
 import { readFileSync } from "node:fs";
@@ -90,5 +92,5 @@ const server = http.createServer((req, res) => {
 
 server.keepAliveTimeout = 65_000;
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  console.log(`listening ${server.address().port}`);
+  if (!cluster.isWorker) console.log(`listening ${server.address().port}`);
 });
