@@ -51,6 +51,16 @@ async fn get(url: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// A deadline, a read-only directory and a variable.
+const GRANTS: &[&str] = &[
+    "--deadline",
+    "300ms",
+    "--dir",
+    "data::/data:ro",
+    "--env",
+    "GREETING=hi",
+];
+
 #[tokio::test]
 async fn flags_set_limits_and_grants_and_a_restart_loads_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,17 +69,7 @@ async fn flags_set_limits_and_grants_and_a_restart_loads_from_the_cache() {
     std::fs::create_dir(dir.path().join("data")).unwrap();
     std::fs::write(dir.path().join("data/note.txt"), "hello from the host").unwrap();
 
-    let first = run(
-        dir.path(),
-        &[
-            "--deadline",
-            "300ms",
-            "--dir",
-            "data::/data:ro",
-            "--env",
-            "GREETING=hi",
-        ],
-    );
+    let first = run(dir.path(), GRANTS);
     assert_eq!(
         get(&format!("{}/env?GREETING", first.url)).await,
         (200, "hi".into())
@@ -94,17 +94,7 @@ async fn flags_set_limits_and_grants_and_a_restart_loads_from_the_cache() {
 
     // A restart with the same grants loads the serving image (the probe has an
     // initializer) and its compiled code from the cache.
-    let again = run(
-        dir.path(),
-        &[
-            "--deadline",
-            "300ms",
-            "--dir",
-            "data::/data:ro",
-            "--env",
-            "GREETING=hi",
-        ],
-    );
+    let again = run(dir.path(), GRANTS);
     let (_, metrics) = get(&again.metrics).await;
     assert!(
         metrics.contains("wharf_host_compilations_total 0"),

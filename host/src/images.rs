@@ -27,22 +27,53 @@ pub fn copy_on_write_fallbacks(component: &[u8]) -> Result<Vec<String>, Error> {
     Ok(fallbacks)
 }
 
-fn malformed(e: impl std::fmt::Display) -> Error {
+pub(crate) fn malformed(e: impl std::fmt::Display) -> Error {
     Error::Compile(format!("reading the component: {e}"))
+}
+
+/// The top-level payloads of `bytes` (a component or a module), up to its end:
+/// nested modules and components are stepped over unread (each payload has their
+/// range, relative to `bytes`).
+pub(crate) fn top_level(bytes: &[u8]) -> impl Iterator<Item = Result<Payload<'_>, Error>> {
+    let mut parser = Parser::new(0);
+    let mut offset = 0;
+    let mut ended = false;
+    std::iter::from_fn(move || {
+        if ended {
+            return None;
+        }
+        let payload = match parser.parse(&bytes[offset..], true) {
+            Ok(Chunk::Parsed { consumed, payload }) => {
+                offset += consumed;
+                payload
+            }
+            Ok(Chunk::NeedMoreData(_)) => {
+                ended = true;
+                return Some(Err(malformed("truncated")));
+            }
+            Err(e) => {
+                ended = true;
+                return Some(Err(malformed(e)));
+            }
+        };
+        match &payload {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => offset += (unchecked_range.end - unchecked_range.start) as usize,
+            Payload::End(_) => ended = true,
+            _ => {}
+        }
+        Some(Ok(payload))
+    })
 }
 
 /// Visits the modules in `bytes` (a component or a module), in order.
 fn walk(bytes: &[u8], modules: &mut usize, fallbacks: &mut Vec<String>) -> Result<(), Error> {
-    let mut parser = Parser::new(0);
-    let mut offset = 0;
-    loop {
-        let Chunk::Parsed { consumed, payload } =
-            parser.parse(&bytes[offset..], true).map_err(malformed)?
-        else {
-            return Err(malformed("truncated"));
-        };
-        offset += consumed;
-        match payload {
+    for payload in top_level(bytes) {
+        match payload? {
             Payload::Version {
                 encoding: wasmparser::Encoding::Module,
                 ..
@@ -59,15 +90,15 @@ fn walk(bytes: &[u8], modules: &mut usize, fallbacks: &mut Vec<String>) -> Resul
             }
             | Payload::ComponentSection {
                 unchecked_range, ..
-            } => {
-                let range = unchecked_range.start as usize..unchecked_range.end as usize;
-                offset += range.len();
-                walk(&bytes[range], modules, fallbacks)?;
-            }
-            Payload::End(_) => return Ok(()),
+            } => walk(
+                &bytes[unchecked_range.start as usize..unchecked_range.end as usize],
+                modules,
+                fallbacks,
+            )?,
             _ => {}
         }
     }
+    Ok(())
 }
 
 /// Why the module `bytes` gets no copy-on-write image, if it does not.

@@ -35,8 +35,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmparser::{
-    CanonicalFunction, Chunk, ComponentAlias, ComponentExternalKind, ComponentInstance,
-    ComponentOuterAliasKind, Parser, Payload,
+    CanonicalFunction, ComponentAlias, ComponentExternalKind, ComponentInstance,
+    ComponentOuterAliasKind, Payload,
 };
 use wasmtime::Store;
 use wasmtime::component::{Component, Instance, Lift, WasmList};
@@ -95,9 +95,7 @@ enum Section {
     Nested(usize),
 }
 
-fn malformed(e: impl std::fmt::Display) -> Error {
-    Error::ServingImage(format!("reading the composition: {e}"))
-}
+use crate::images::{malformed, top_level};
 
 impl<'a> Composition<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
@@ -111,15 +109,8 @@ impl<'a> Composition<'a> {
             initializer: false,
         };
         let mut components = 0u32;
-        let mut parser = Parser::new(0);
-        let mut offset = 0;
-        loop {
-            let Chunk::Parsed { consumed, payload } =
-                parser.parse(&bytes[offset..], true).map_err(malformed)?
-            else {
-                return Err(malformed("truncated"));
-            };
-            offset += consumed;
+        for payload in top_level(bytes) {
+            let payload = payload?;
             match &payload {
                 Payload::Version { encoding, .. } => {
                     if *encoding != wasmparser::Encoding::Component {
@@ -132,8 +123,6 @@ impl<'a> Composition<'a> {
                     unchecked_range, ..
                 } => {
                     let range = unchecked_range.start as usize..unchecked_range.end as usize;
-                    // The parser steps over a nested component without consuming it.
-                    offset += range.len();
                     this.sections.push(Section::Nested(this.nested.len()));
                     this.nested.push(Nested {
                         index: components,
@@ -143,9 +132,6 @@ impl<'a> Composition<'a> {
                     components += 1;
                     continue;
                 }
-                Payload::ModuleSection {
-                    unchecked_range, ..
-                } => offset += (unchecked_range.end - unchecked_range.start) as usize,
                 Payload::ComponentImportSection(reader) => {
                     for import in reader.clone() {
                         this.count(import.map_err(malformed)?.ty.kind(), &mut components);
@@ -238,36 +224,18 @@ impl<'a> Composition<'a> {
 
 /// Whether the component `bytes` exports a function [`PRE_INITIALIZER`] at its top.
 fn exports_initializer(bytes: &[u8]) -> Result<bool, Error> {
-    let mut parser = Parser::new(0);
-    let mut offset = 0;
-    loop {
-        let Chunk::Parsed { consumed, payload } =
-            parser.parse(&bytes[offset..], true).map_err(malformed)?
-        else {
-            return Err(malformed("a truncated plug"));
-        };
-        offset += consumed;
-        match payload {
-            Payload::End(_) => return Ok(false),
-            Payload::ModuleSection {
-                unchecked_range, ..
-            }
-            | Payload::ComponentSection {
-                unchecked_range, ..
-            } => offset += (unchecked_range.end - unchecked_range.start) as usize,
-            Payload::ComponentExportSection(reader) => {
-                for export in reader {
-                    let export = export.map_err(malformed)?;
-                    if export.name.name == PRE_INITIALIZER
-                        && export.kind == ComponentExternalKind::Func
-                    {
-                        return Ok(true);
-                    }
+    for payload in top_level(bytes) {
+        if let Payload::ComponentExportSection(reader) = payload? {
+            for export in reader {
+                let export = export.map_err(malformed)?;
+                if export.name.name == PRE_INITIALIZER && export.kind == ComponentExternalKind::Func
+                {
+                    return Ok(true);
                 }
             }
-            _ => {}
         }
     }
+    Ok(false)
 }
 
 /// The names the rebuilt composition exports plug `k`'s accessors and initializer as.
