@@ -26,9 +26,11 @@
 //! of any memory, so an initializer must drop the handles it made (the gateway drops
 //! the compiled schema; the json-schema plug keeps the compiled schema itself). Every
 //! instance gets fresh random numbers from the host (`wasi:random` is never frozen),
-//! but whatever a plug derived from them during initialization (Rust's hash map keys
-//! for maps made then) is the snapshot's: chosen on this machine when the image was
-//! derived, never published, and the same in every instance of the image.
+//! and std's hash keys are drawn again by every instance (`forget_hash_keys`);
+//! what else a plug derived from randomness during initialization (a crate's
+//! process-wide seeds, the keys of maps made then) is the snapshot's: chosen on this
+//! machine when the image was derived, never published, and the same in every
+//! instance of the image.
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -126,7 +126,8 @@ async fn answers(server: &common::Server) -> Vec<(u16, String, String, String)> 
 async fn the_serving_image_answers_exactly_what_the_deployable_answers() {
     let deployable = common::composed_gateway();
     let limits = common::limits();
-    let runtime = common::runtime(&limits, Some(CodeCache::new(common::temp_dir())));
+    let cache = common::temp_dir();
+    let runtime = common::runtime(&limits, Some(CodeCache::new(&cache)));
     let granted = Arc::new(capabilities("ingest"));
 
     let (image, outcome) = runtime
@@ -139,6 +140,14 @@ async fn the_serving_image_answers_exactly_what_the_deployable_answers() {
         "the gateway and json-schema export initializers"
     );
     assert_ne!(image, deployable);
+    // The image holds the gateway's secret: only this user may read it.
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
 
     // Derived once: the same deployable and environment read it back.
     let (again, outcome) = runtime
