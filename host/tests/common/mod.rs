@@ -101,10 +101,15 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
 }
 
 /// A metric's value from the text format, e.g. `wharf_host_limit_hits_total{limit="memory"}`.
+/// A metric the text does not carry fails the test: a missing metric is not a zero.
 pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
+        .find_map(|line| {
+            let value = line.strip_prefix(name)?;
+            // `name` followed by its value, not a longer name that starts with it.
+            value.starts_with(' ').then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
 }
 
 /// The example gateway composed with its four plugs by `wharf_compose::plug`.
