@@ -294,7 +294,6 @@ impl Runtime {
         // keys std derives from it can be found in the snapshots (see
         // `forget_hash_keys`).
         let seed = fresh_seed();
-        let linker = linker(self.engine())?;
 
         if !composition.nested.iter().any(|n| n.initializer) {
             // A component that exports an initializer itself and has no plugs that
@@ -303,13 +302,9 @@ impl Runtime {
             let (cx, instrumented) = wizer
                 .instrument_component(composition.bytes)
                 .map_err(|e| failed("instrumenting the component", e))?;
-            let component = Component::new(self.engine(), &instrumented)
-                .map_err(|e| failed("compiling for initialization", e))?;
-            let mut store = new_store_seeded(self.engine(), capabilities, limits, Some(seed))?;
-            let instance = linker
-                .instantiate_async(&mut store, &component)
-                .await
-                .map_err(|e| failed("instantiating for initialization", e))?;
+            let (mut store, instance) = self
+                .instantiate_seeded(&instrumented, capabilities, limits, seed)
+                .await?;
             initialize(&mut store, instance, PRE_INITIALIZER, limits).await?;
             let mut access = Access {
                 store: &mut store,
@@ -382,14 +377,9 @@ impl Runtime {
                 out.section(&exports);
             },
         );
-        let component = Component::new(self.engine(), &probe)
-            .map_err(|e| failed("compiling for initialization", e))?;
-        // The deadline runs from here, not from before the compile.
-        let mut store = new_store_seeded(self.engine(), capabilities, limits, Some(seed))?;
-        let instance = linker
-            .instantiate_async(&mut store, &component)
-            .await
-            .map_err(|e| failed("instantiating for initialization", e))?;
+        let (mut store, instance) = self
+            .instantiate_seeded(&probe, capabilities, limits, seed)
+            .await?;
         for k in 0..plugs.len() {
             initialize(&mut store, instance, &init_name(k), limits).await?;
         }
@@ -410,6 +400,28 @@ impl Runtime {
         }
         let image = composition.rebuild(|i| position(i).map(|k| snapshots[k].as_slice()), |_| {});
         Ok((image, plugs.len()))
+    }
+}
+
+impl Runtime {
+    /// Compiles `bytes` and instantiates it in a store granting `capabilities`,
+    /// whose `insecure-seed` answers `seed`. The store is made after the compile, so
+    /// that the deadline runs from the instantiation.
+    async fn instantiate_seeded(
+        &self,
+        bytes: &[u8],
+        capabilities: &Arc<Capabilities>,
+        limits: &Limits,
+        seed: u128,
+    ) -> Result<(Store<Host>, Instance), Error> {
+        let component = Component::new(self.engine(), bytes)
+            .map_err(|e| failed("compiling for initialization", e))?;
+        let mut store = new_store_seeded(self.engine(), capabilities, limits, Some(seed))?;
+        let instance = linker(self.engine())?
+            .instantiate_async(&mut store, &component)
+            .await
+            .map_err(|e| failed("instantiating for initialization", e))?;
+        Ok((store, instance))
     }
 }
 
