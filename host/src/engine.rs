@@ -70,6 +70,7 @@ impl RuntimeOptions {
 pub struct Runtime {
     engine: Engine,
     cache: Option<CodeCache>,
+    counts_instructions: bool,
     ticker: Arc<AtomicBool>,
 }
 
@@ -128,6 +129,7 @@ impl Runtime {
         Ok(Self {
             engine,
             cache: options.cache.clone(),
+            counts_instructions: options.count_instructions,
             ticker,
         })
     }
@@ -135,6 +137,12 @@ impl Runtime {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether the engine counts the wasm instructions guests run
+    /// ([`RuntimeOptions::count_instructions`]).
+    pub fn counts_instructions(&self) -> bool {
+        self.counts_instructions
     }
 
     /// The code cache, if one is configured.
@@ -169,6 +177,6 @@ impl Runtime {
         capabilities: &Arc<crate::Capabilities>,
         limits: &Limits,
     ) -> Result<wasmtime::Store<crate::Host>, Error> {
-        crate::state::new_store(&self.engine, capabilities, limits)
+        crate::state::new_store(&self.engine, self.counts_instructions, capabilities, limits)
     }
 }

@@ -29,6 +29,8 @@ use crate::{Capabilities, Error, Limits, Metrics, Runtime};
 /// A compiled wasi:http component, linked once, ready to serve.
 pub struct Served {
     engine: Engine,
+    /// Whether the engine counts instructions (only then has a store fuel).
+    counts_instructions: bool,
     pre: ProxyPre<Host>,
     capabilities: Arc<Capabilities>,
     limits: Limits,
@@ -69,6 +71,7 @@ impl Served {
         let pre = ProxyPre::new(pre).map_err(|e| Error::NotAProxy(format!("{e:?}")))?;
         Ok(Self {
             engine,
+            counts_instructions: runtime.counts_instructions(),
             pre,
             capabilities,
             slots: Arc::new(Semaphore::new(limits.max_concurrency.max(1))),
@@ -191,15 +194,23 @@ impl Served {
         let (mut store, proxy, fuel) = match reused {
             Some(Idle { mut store, proxy }) => {
                 arm_deadline(&mut store, self.limits.deadline);
-                let fuel = store.get_fuel().ok();
+                let fuel = self
+                    .counts_instructions
+                    .then(|| store.get_fuel().ok())
+                    .flatten();
                 (store, proxy, fuel)
             }
             None => {
-                let mut store =
-                    new_store(&self.engine, &self.capabilities, &self.limits).map_err(|e| {
-                        tracing::error!(error = %e, "preparing a store");
-                        (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                    })?;
+                let mut store = new_store(
+                    &self.engine,
+                    self.counts_instructions,
+                    &self.capabilities,
+                    &self.limits,
+                )
+                .map_err(|e| {
+                    tracing::error!(error = %e, "preparing a store");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                })?;
                 let store_done = started.elapsed();
                 self.metrics.phase("store", store_done);
                 timing.store = Some(store_done);
@@ -219,7 +230,7 @@ impl Served {
                 self.metrics.instantiation.observe(elapsed.as_secs_f64());
                 self.metrics.phase("instantiate", elapsed - store_done);
                 timing.instantiate = Some(elapsed);
-                (store, proxy, Some(u64::MAX))
+                (store, proxy, self.counts_instructions.then_some(u64::MAX))
             }
         };
 
@@ -259,7 +270,9 @@ impl Served {
                     }
                 }
             };
-            if let (Some(before), Ok(left)) = (fuel, store.get_fuel()) {
+            if let Some(before) = fuel
+                && let Ok(left) = store.get_fuel()
+            {
                 served.metrics.instructions.inc_by(before - left);
             }
             match &ended {

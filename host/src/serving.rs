@@ -416,7 +416,13 @@ impl Runtime {
     ) -> Result<(Store<Host>, Instance), Error> {
         let component = Component::new(self.engine(), bytes)
             .map_err(|e| failed("compiling for initialization", e))?;
-        let mut store = new_store_seeded(self.engine(), capabilities, limits, Some(seed))?;
+        let mut store = new_store_seeded(
+            self.engine(),
+            self.counts_instructions(),
+            capabilities,
+            limits,
+            Some(seed),
+        )?;
         let instance = linker(self.engine())?
             .instantiate_async(&mut store, &component)
             .await

@@ -167,15 +167,17 @@ impl ResourceLimiter for MemoryBudget {
 /// holds a worker thread other requests need).
 pub(crate) fn new_store(
     engine: &Engine,
+    counts_instructions: bool,
     capabilities: &Arc<Capabilities>,
     limits: &crate::Limits,
 ) -> Result<wasmtime::Store<Host>, crate::Error> {
-    new_store_seeded(engine, capabilities, limits, None)
+    new_store_seeded(engine, counts_instructions, capabilities, limits, None)
 }
 
 /// [`new_store`] whose `wasi:random/insecure-seed` answers `seed`.
 pub(crate) fn new_store_seeded(
     engine: &Engine,
+    counts_instructions: bool,
     capabilities: &Arc<Capabilities>,
     limits: &crate::Limits,
     seed: Option<u128>,
@@ -183,8 +185,13 @@ pub(crate) fn new_store_seeded(
     let mut store =
         wasmtime::Store::new(engine, Host::seeded(capabilities, limits.max_memory, seed)?);
     store.limiter(|host| &mut host.memory);
-    // Only an engine that counts instructions has fuel; the others refuse it.
-    let _ = store.set_fuel(u64::MAX);
+    // Only an engine that counts instructions has fuel (asking the others makes an
+    // error value, on every request).
+    if counts_instructions {
+        store
+            .set_fuel(u64::MAX)
+            .map_err(|e| crate::Error::Engine(format!("{e:?}")))?;
+    }
     arm_deadline(&mut store, limits.deadline);
     store.epoch_deadline_callback(|context| {
         Ok(if std::time::Instant::now() >= context.data().deadline_at {
