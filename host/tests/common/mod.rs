@@ -196,11 +196,23 @@ impl Drop for Gate {
 
 /// The example gateway composed with its four plugs by `wharf_compose::plug`.
 pub fn composed_gateway() -> Vec<u8> {
+    gateway_with_transform_probes(0)
+}
+
+/// The composed gateway with `probes` test plugs (`components/transform-probe`)
+/// between it and json-transform, each around the next: every probe is a plug of its
+/// own, with its own linear memory, and wraps the answer of `/v1/ingest` as
+/// `{"calls": N, "output": ...}`, N counting the calls its instance served.
+pub fn gateway_with_transform_probes(probes: usize) -> Vec<u8> {
     let bytes = |name: &str| wharf_bundled::component(name).unwrap().bytes;
+    let mut transform = bytes("json-transform").to_vec();
+    for _ in 0..probes {
+        transform = wharf_compose::plug(bytes("transform-probe"), &[&transform]).unwrap();
+    }
     let plugs = [
         bytes("jwt-auth"),
         bytes("json-schema"),
-        bytes("json-transform"),
+        &transform,
         bytes("flate"),
     ];
     wharf_compose::plug(bytes("gateway"), &plugs).unwrap()
