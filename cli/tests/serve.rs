@@ -1,8 +1,13 @@
 //! The real `wharf serve` binary on port 0: it starts on embedded defaults, answers,
 //! keeps what was published across a restart, and stops cleanly on SIGTERM.
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+use tools::tool;
 
 struct Served {
     child: Child,
@@ -41,7 +46,7 @@ impl Served {
 }
 
 fn terminate(pid: u32) {
-    Command::new("kill")
+    tool("kill", "Debian's procps")
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();

@@ -6,13 +6,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::tools::tool;
 use common::{Server, serve, stderr, wharf};
 
 /// Runs the real binary on a pseudo-terminal 120 columns wide; returns what it drew.
 fn on_terminal(dir: &Path, server: &Server, env: &[(&str, &str)], args: &str) -> (Output, String) {
-    let mut command = Command::new("script");
+    let mut command = tool("script", "util-linux's, in Debian's bsdutils");
     command
         .current_dir(dir)
         .args(["--quiet", "--return", "--command"])

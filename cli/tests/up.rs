@@ -2,8 +2,13 @@
 //! answers 200 with the transformed body, it stops cleanly on SIGTERM, and a second
 //! run on the same data directory republishes nothing and is ready again.
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+use tools::tool;
 
 struct Up {
     child: Child,
@@ -79,7 +84,7 @@ impl Up {
     }
 
     fn stop(mut self) -> String {
-        Command::new("kill")
+        tool("kill", "Debian's procps")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();

@@ -2,8 +2,8 @@
 //! process serving several components (or tests) never mixes them up.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The counters and histograms of one served component.
@@ -31,6 +31,11 @@ pub struct Metrics {
     pub limit_hits: IntCounterVec,
     /// Components compiled (cache misses and rebuilt entries).
     pub compilations: IntCounter,
+    /// Requests holding a concurrency slot: from the slot's grant until the guest
+    /// returned (its body written) or was stopped.
+    pub in_flight: IntGauge,
+    /// Requests waiting for a concurrency slot.
+    pub waiting: IntGauge,
 }
 
 impl Metrics {
@@ -92,6 +97,16 @@ impl Metrics {
             "Components compiled because no valid cache entry existed",
         )
         .expect("valid metric");
+        let in_flight = IntGauge::new(
+            "wharf_host_requests_in_flight",
+            "Requests holding a concurrency slot (their guest is running)",
+        )
+        .expect("valid metric");
+        let waiting = IntGauge::new(
+            "wharf_host_requests_waiting",
+            "Requests waiting for a concurrency slot",
+        )
+        .expect("valid metric");
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -101,6 +116,8 @@ impl Metrics {
             Box::new(traps.clone()),
             Box::new(limit_hits.clone()),
             Box::new(compilations.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(waiting.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -114,6 +131,8 @@ impl Metrics {
             traps,
             limit_hits,
             compilations,
+            in_flight,
+            waiting,
         }
     }
 
@@ -134,6 +153,23 @@ impl Metrics {
 
     pub(crate) fn limit(&self, which: &str) {
         self.limit_hits.with_label_values(&[which]).inc();
+    }
+}
+
+/// One count in a gauge for as long as it lives: a request waiting for, or holding,
+/// a concurrency slot, however it ends.
+pub(crate) struct Counted(IntGauge);
+
+impl Counted {
+    pub(crate) fn new(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -23,6 +23,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::metrics::Counted;
 use crate::state::{Host, arm_deadline, linker, new_store};
 use crate::{Capabilities, Error, Limits, Metrics, Runtime};
 
@@ -158,19 +159,22 @@ impl Served {
 
         let deadline_at = accepted + self.limits.deadline;
         let queue_until = deadline_at.min(accepted + self.limits.queue_timeout);
-        let permit =
-            match tokio::time::timeout_at(queue_until.into(), self.slots.clone().acquire_owned())
-                .await
-            {
-                Ok(Ok(permit)) => permit,
-                _ => {
-                    self.metrics.limit("concurrency");
-                    return Err((
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "too many requests in flight\n",
-                    ));
-                }
-            };
+        let waiting = Counted::new(&self.metrics.waiting);
+        let acquired =
+            tokio::time::timeout_at(queue_until.into(), self.slots.clone().acquire_owned()).await;
+        drop(waiting);
+        // The slot, counted in flight until the guest's task lets it go (the count
+        // first, then the permit, so the gauge never shows more than the cap).
+        let slot = match acquired {
+            Ok(Ok(permit)) => (Counted::new(&self.metrics.in_flight), permit),
+            _ => {
+                self.metrics.limit("concurrency");
+                return Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many requests in flight\n",
+                ));
+            }
+        };
 
         // A body streamed past the cap fails the guest's read with a wasi:http error.
         let metrics = self.metrics.clone();
@@ -298,7 +302,7 @@ impl Served {
                     tracing::warn!(error = %e, "the guest trapped");
                 }
             }
-            drop(permit);
+            drop(slot);
             pending.returned(called.elapsed());
             ended
         });

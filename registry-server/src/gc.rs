@@ -21,7 +21,21 @@
 //!    between lease and commit) finds the row gone in its transaction and fails without
 //!    recording a reference to missing bytes; the client retries.
 //!
-//! So no interleaving leaves a committed version or manifest pointing at missing bytes.
+//! 5. Bytes a writer stores after its lease may lose their row in between, to a
+//!    collector that then found no bytes to trash: they would stay with no row, where
+//!    no later collection looks (a blob pushed for no manifest, or the config of a
+//!    refused publish, would never go). So the writer leases again and checks that
+//!    the bytes are there, storing them again if a collector took them, until a round
+//!    finds them there: that last round wrote nothing after its lease, so a collector
+//!    that takes the row afterwards finds the bytes and trashes them, and a publish
+//!    committing afterwards finds the row gone (step 4). Leasing again *without*
+//!    checking would be wrong: a collector that looked for the row before that lease
+//!    purges the bytes, and the publish then commits with its row back and its bytes
+//!    gone (`registry-server/tests/gc.rs` catches both: orphans with one lease, an
+//!    acknowledged version without its bytes with a second lease and no check).
+//!
+//! So no interleaving leaves a committed version or manifest pointing at missing bytes,
+//! nor bytes that no collection would find.
 //! The grace period (an hour by default) bounds how long a writer may take, and keeps
 //! blobs uploaded for a manifest that is yet to be pushed.
 
@@ -51,6 +65,8 @@ impl AppState {
     }
 
     /// Leases and stores a blob; with `expected`, refuses content of another digest.
+    /// Then leases again and checks, until a round finds the bytes already there
+    /// (step 5 of the module docs).
     pub async fn store_blob(
         &self,
         data: Bytes,
@@ -60,8 +76,20 @@ impl AppState {
             Some(d) => d.clone(),
             None => Digest::of(&data),
         };
-        self.lease(&digest, data.len() as u64).await?;
-        Ok(self.blobs.put(data, Some(&digest)).await?)
+        let size = data.len() as u64;
+        self.lease(&digest, size).await?;
+        let stored = self.blobs.put(data.clone(), Some(&digest)).await?;
+        // Bytes written after the lease may have lost their row to a collector in
+        // between. Within the grace period the first round ends this; the bound only
+        // keeps a collector that takes every lease at once from holding a writer.
+        for _ in 0..8 {
+            self.lease(&stored, size).await?;
+            if self.blobs.size(&stored).await?.is_some() {
+                break;
+            }
+            self.blobs.put(data.clone(), Some(&stored)).await?;
+        }
+        Ok(stored)
     }
 
     /// Removes uploads idle longer than `upload_ttl` and blobs untouched for `grace`

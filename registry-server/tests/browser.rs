@@ -2,7 +2,8 @@
 //! bundled contracts and components, the example gateway composed against it with
 //! wharf-compose and published as a deployable, and a package whose description is
 //! a script; then `web-tests/browser.mjs` drives headless Chromium (playwright-core)
-//! through the pages and writes screenshots to `target/screenshots/`.
+//! through the pages and writes screenshots to a directory of this run's own under
+//! `target/screenshots/`.
 //!
 //! Needs `/usr/bin/chromium` and `web-tests/node_modules`: `./scripts/setup` installs
 //! both. Without them the test fails and says so; it never skips.
@@ -24,20 +25,33 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where screenshots go: `$WHARF_SCREENSHOTS`, else `screenshots/` in the target dir.
+/// Where this run's screenshots go: a directory made for it, `run-<unix ms>-<pid>`,
+/// under `$WHARF_SCREENSHOTS`, else under `screenshots/` in the target dir. It did not
+/// exist before (`create_dir` refuses one that does), so no earlier run's files can
+/// pass for this run's.
 fn screenshot_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WHARF_SCREENSHOTS") {
-        return dir.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"));
-    let target = if target.is_relative() {
-        repo_root().join(target)
-    } else {
-        target
+    let base = match std::env::var_os("WHARF_SCREENSHOTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("target"));
+            let target = if target.is_relative() {
+                repo_root().join(target)
+            } else {
+                target
+            };
+            target.join("screenshots")
+        }
     };
-    target.join("screenshots")
+    std::fs::create_dir_all(&base).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let run = base.join(format!("run-{now}-{}", std::process::id()));
+    std::fs::create_dir(&run).unwrap_or_else(|e| panic!("{}: {e}", run.display()));
+    run
 }
 
 async fn publish(host: &str, name: &str, version: &str, bytes: Vec<u8>) {
@@ -145,7 +159,6 @@ async fn a_browser_finds_reads_and_compares_packages() {
     seed(&host, dir.path()).await;
 
     let screenshots = screenshot_dir();
-    std::fs::create_dir_all(&screenshots).unwrap();
     let (base, shots) = (format!("http://{host}"), screenshots.clone());
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -173,8 +186,14 @@ async fn a_browser_finds_reads_and_compares_packages() {
         "the browser tests failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    // Written by this run (the directory is new), and pictures: PNG files.
     for shot in ["home.png", "package.png", "deployable.png"] {
-        assert!(screenshots.join(shot).exists(), "no {shot}");
+        let bytes = std::fs::read(screenshots.join(shot))
+            .unwrap_or_else(|e| panic!("no {shot} in {}: {e}", screenshots.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{shot} is not a PNG"
+        );
     }
     println!("screenshots: {}", screenshots.display());
 }

@@ -2,6 +2,8 @@
 //! against it as a user runs it.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -112,13 +112,107 @@ pub fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
 }
 
+/// Waits until the server's metric `name` reads `value`: how a test knows that a
+/// request holds a slot (`wharf_host_requests_in_flight`) or waits for one
+/// (`wharf_host_requests_waiting`) instead of guessing with a sleep. Fails after 20 s,
+/// a wait no loaded machine needs for a request to reach the host.
+pub async fn wait_for_metric(server: &Server, name: &str, value: f64) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = server.metrics();
+        if metric(&text, name) == value {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "`{name}` never reached {value}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// An HTTP server on a free port that holds every request until [`Gate::open`], then
+/// answers `opened`. A guest fetching from it (the probe's `/http?URL`, granted
+/// [`Gate::authority`]) is blocked in host I/O for as long as the test wants: a
+/// request that holds its slot, or that only the deadline can stop.
+pub struct Gate {
+    addr: SocketAddr,
+    open: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gate {
+    pub async fn start() -> Self {
+        use http_body_util::Full;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let opened = opened.clone();
+                let service = hyper::service::service_fn(move |_| {
+                    let mut opened = opened.clone();
+                    async move {
+                        let _ = opened.wait_for(|open| *open).await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            bytes::Bytes::from_static(b"opened"),
+                        )))
+                    }
+                });
+                connections.spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        Self { addr, open, task }
+    }
+
+    /// What to grant: `127.0.0.1:PORT`.
+    pub fn authority(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The probe path that fetches from the gate: `/http?http://127.0.0.1:PORT/`.
+    pub fn probe_path(&self) -> String {
+        format!("/http?http://{}/", self.addr)
+    }
+
+    /// Lets every request through, held or still to come.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// The example gateway composed with its four plugs by `wharf_compose::plug`.
 pub fn composed_gateway() -> Vec<u8> {
+    gateway_with_transform_probes(0)
+}
+
+/// The composed gateway with `probes` test plugs (`components/transform-probe`)
+/// between it and json-transform, each around the next: every probe is a plug of its
+/// own, with its own linear memory, and wraps the answer of `/v1/ingest` as
+/// `{"calls": N, "output": ...}`, N counting the calls its instance served.
+pub fn gateway_with_transform_probes(probes: usize) -> Vec<u8> {
     let bytes = |name: &str| wharf_bundled::component(name).unwrap().bytes;
+    let mut transform = bytes("json-transform").to_vec();
+    for _ in 0..probes {
+        transform = wharf_compose::plug(bytes("transform-probe"), &[&transform]).unwrap();
+    }
     let plugs = [
         bytes("jwt-auth"),
         bytes("json-schema"),
-        bytes("json-transform"),
+        &transform,
         bytes("flate"),
     ];
     wharf_compose::plug(bytes("gateway"), &plugs).unwrap()
