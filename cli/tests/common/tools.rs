@@ -7,9 +7,8 @@ use std::process::Command;
 
 /// A command running `program`, which must be on `PATH`; `from` says what brings it.
 pub fn tool(program: &str, from: &str) -> Command {
-    let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
     assert!(
         found,
         "`{program}` is not installed ({from}); run ./scripts/setup, which installs it"
