@@ -141,6 +141,18 @@ pub struct LimitArgs {
     /// Compile in memory; read and write no cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Describe guest code to a native profiler, as `wasmtime run --profile` does:
+    /// `perfmap` writes /tmp/perf-<pid>.map for `perf report`, `jitdump` writes
+    /// jit-<pid>.dump for `perf inject --jit`.
+    #[arg(long, value_name = "STRATEGY", value_enum)]
+    pub profile: Option<ProfileArg>,
+}
+
+/// `--profile`'s values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ProfileArg {
+    Perfmap,
+    Jitdump,
 }
 
 impl LimitArgs {
@@ -164,6 +176,11 @@ impl LimitArgs {
         } else if let Some(dir) = &self.cache_dir {
             options.cache = Some(CodeCache::new(dir));
         }
+        options.profile = match self.profile {
+            None => wharf_host::Profile::None,
+            Some(ProfileArg::Perfmap) => wharf_host::Profile::PerfMap,
+            Some(ProfileArg::Jitdump) => wharf_host::Profile::JitDump,
+        };
         Ok(Runtime::new(&options)?)
     }
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::Component;
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 use crate::{CacheOutcome, CodeCache, Error, Limits};
 
@@ -48,6 +50,20 @@ pub struct RuntimeOptions {
     /// `wharf_host_guest_instructions_total` metric: a deterministic measure of the
     /// guest's work, for tests and profiling; guests run slower with it.
     pub count_instructions: bool,
+    /// Tell a native profiler where guest code is, as `wasmtime run --profile` does.
+    pub profile: Profile,
+}
+
+/// How the engine describes guest code to a native profiler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// No description: `perf` shows guest code as `[JIT]` addresses.
+    #[default]
+    None,
+    /// `/tmp/perf-<pid>.map`, which `perf report` reads for function names.
+    PerfMap,
+    /// `jit-<pid>.dump` in the working directory, for `perf inject --jit`.
+    JitDump,
 }
 
 impl RuntimeOptions {
@@ -62,6 +78,7 @@ impl RuntimeOptions {
             max_memory: limits.max_memory,
             cache: CodeCache::default_dir().map(CodeCache::new),
             count_instructions: false,
+            profile: Profile::None,
         }
     }
 }
@@ -109,6 +126,11 @@ impl Runtime {
         config
             .epoch_interruption(true)
             .consume_fuel(options.count_instructions)
+            .profiler(match options.profile {
+                Profile::None => ProfilingStrategy::None,
+                Profile::PerfMap => ProfilingStrategy::PerfMap,
+                Profile::JitDump => ProfilingStrategy::JitDump,
+            })
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("{e:?}")))?;
 

@@ -38,7 +38,7 @@ mod state;
 
 pub use cache::{CacheOutcome, CodeCache};
 pub use capabilities::{Capabilities, Preopen};
-pub use engine::{Runtime, RuntimeOptions};
+pub use engine::{Profile, Runtime, RuntimeOptions};
 pub use error::Error;
 pub use images::{DENSE_IMAGE_ALWAYS, copy_on_write_fallbacks};
 pub use limits::{Limits, parse_duration, parse_size};
