@@ -35,6 +35,7 @@ fn each_component_exports_exactly_its_contract() {
                 "wharf:compression/codec@1.1.0",
                 "wharf:compression/streaming@1.1.0",
                 "wharf:compression/types@1.1.0",
+                "wizer-initialize",
             ],
         ),
         (

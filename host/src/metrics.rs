@@ -36,6 +36,10 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Requests waiting for a concurrency slot.
     pub waiting: IntGauge,
+    /// Times a guest grew a linear memory while handling a request (instantiation
+    /// excluded): each growth remaps memory and faults in zeroed pages, so a serving
+    /// image should leave its plugs enough heap that a request never grows one.
+    pub memory_growths: IntCounter,
 }
 
 impl Metrics {
@@ -107,6 +111,11 @@ impl Metrics {
             "Requests waiting for a concurrency slot",
         )
         .expect("valid metric");
+        let memory_growths = IntCounter::new(
+            "wharf_host_memory_growths_total",
+            "Linear memory growths during requests (instantiation excluded)",
+        )
+        .expect("valid metric");
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -118,6 +127,7 @@ impl Metrics {
             Box::new(compilations.clone()),
             Box::new(in_flight.clone()),
             Box::new(waiting.clone()),
+            Box::new(memory_growths.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -133,6 +143,7 @@ impl Metrics {
             compilations,
             in_flight,
             waiting,
+            memory_growths,
         }
     }
 

@@ -237,6 +237,9 @@ impl Served {
                 (store, proxy, self.counts_instructions.then_some(u64::MAX))
             }
         };
+        // Growths before the call (a fresh instance's memories being created) are
+        // instantiation's.
+        let growths_before = store.data().memory.growths;
 
         let incoming = store
             .data_mut()
@@ -279,6 +282,10 @@ impl Served {
             {
                 served.metrics.instructions.inc_by(before - left);
             }
+            served
+                .metrics
+                .memory_growths
+                .inc_by(store.data().memory.growths - growths_before);
             match &ended {
                 Ended::Returned => {
                     if let Some(idle) = &served.idle {

@@ -47,6 +47,7 @@ impl Host {
                 max: max_memory,
                 used: 0,
                 refused: false,
+                growths: 0,
             },
             deadline_at: std::time::Instant::now(),
         })
@@ -133,6 +134,8 @@ pub(crate) struct MemoryBudget {
     used: u64,
     /// Set when a growth was refused, so the request can count a limit hit.
     pub(crate) refused: bool,
+    /// Memories created or grown, instantiation's included.
+    pub(crate) growths: u64,
 }
 
 impl ResourceLimiter for MemoryBudget {
@@ -148,6 +151,7 @@ impl ResourceLimiter for MemoryBudget {
             return Ok(false);
         }
         self.used += growth;
+        self.growths += 1;
         Ok(true)
     }
 

@@ -136,8 +136,8 @@ async fn the_serving_image_answers_exactly_what_the_deployable_answers() {
         .unwrap();
     assert_eq!(
         outcome,
-        ServingOutcome::Derived(2),
-        "the gateway and json-schema export initializers"
+        ServingOutcome::Derived(3),
+        "the gateway, json-schema and flate export initializers"
     );
     assert_ne!(image, deployable);
     // The image holds the gateway's secret: only this user may read it.
@@ -161,7 +161,7 @@ async fn the_serving_image_answers_exactly_what_the_deployable_answers() {
         .serving_image(&deployable, &Arc::new(capabilities("elsewhere")), &limits)
         .await
         .unwrap();
-    assert_eq!(outcome, ServingOutcome::Derived(2));
+    assert_eq!(outcome, ServingOutcome::Derived(3));
     assert_ne!(other, image);
 
     let plain = common::start(&deployable, granted.clone(), limits.clone(), false).await;
@@ -185,13 +185,13 @@ async fn the_serving_image_answers_exactly_what_the_deployable_answers() {
 async fn a_component_without_initializers_is_served_as_it_is() {
     let limits = common::limits();
     let runtime = common::runtime(&limits, Some(CodeCache::new(common::temp_dir())));
-    let flate = wharf_bundled::component("flate").unwrap().bytes;
+    let transform = wharf_bundled::component("json-transform").unwrap().bytes;
     let (image, outcome) = runtime
-        .serving_image(flate, &Arc::new(Capabilities::default()), &limits)
+        .serving_image(transform, &Arc::new(Capabilities::default()), &limits)
         .await
         .unwrap();
     assert_eq!(outcome, ServingOutcome::AsIs);
-    assert_eq!(image, flate);
+    assert_eq!(image, transform);
 }
 
 /// The probe's initializer makes a hash map, which draws std's hash keys, as the
@@ -229,6 +229,42 @@ async fn fresh_instances_of_a_serving_image_never_share_hash_keys_or_random_numb
         randoms.len(),
         8,
         "instances shared random output: {randoms:?}"
+    );
+}
+
+/// A fresh instance of the serving image has the heap its requests need: none of
+/// the nine interop requests (gzip included: a compressor's state is more than a
+/// plug's initial heap) grows a linear memory, where the deployable as published
+/// grows them on every `/v1/ingest` (compiling the metaschemas).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_instance_of_the_serving_image_never_grows_its_memory() {
+    let deployable = common::composed_gateway();
+    let limits = common::limits();
+    let runtime = common::runtime(&limits, Some(common::shared_cache()));
+    let granted = Arc::new(capabilities("ingest"));
+    let (image, _) = runtime
+        .serving_image(&deployable, &granted, &limits)
+        .await
+        .unwrap();
+
+    let mut growths = Vec::new();
+    for bytes in [&deployable, &image] {
+        let server = common::start(bytes, granted.clone(), limits.clone(), false).await;
+        answers(&server).await;
+        // Growths are counted when the guest has returned, after its answer.
+        common::wait_for_metric(&server, "wharf_host_requests_in_flight", 0.0).await;
+        growths.push(common::metric(
+            &server.metrics(),
+            "wharf_host_memory_growths_total",
+        ));
+    }
+    assert!(
+        growths[0] > 0.0,
+        "the deployable as published grows memory to compile the metaschemas: {growths:?}"
+    );
+    assert_eq!(
+        growths[1], 0.0,
+        "a request grew memory in a fresh instance of the serving image"
     );
 }
 
