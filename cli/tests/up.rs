@@ -1,7 +1,10 @@
 //! `wharf up` as the README runs it: it reaches "ready", the `curl` line it prints
 //! answers 200 with the transformed body, it stops cleanly on SIGTERM, and a second
-//! run on the same data directory republishes nothing and is ready again.
+//! run on the same data directory republishes nothing and is ready again. An empty
+//! secret file in the data directory stops it rather than letting anyone in.
 
+#[path = "common/refused.rs"]
+mod refused;
 #[path = "common/tools.rs"]
 mod tools;
 
@@ -127,4 +130,36 @@ async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
         log.contains("Published 0 packages (13 were there already)"),
         "{log}"
     );
+}
+
+#[test]
+fn up_refuses_an_empty_or_short_admin_token_file() {
+    for content in ["", "\n", "short\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin-token");
+        std::fs::write(&file, content).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args([
+                "up",
+                "--registry-listen",
+                "127.0.0.1:0",
+                "--gateway-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("WHARF_LOG", "error")
+            .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+        let stderr = refused::refused_start(command);
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains("at least 16"),
+            "{content:?}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            content,
+            "left as it was"
+        );
+    }
 }

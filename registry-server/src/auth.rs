@@ -92,6 +92,28 @@ pub fn new_secret() -> String {
     format!("wharf_{}", hex::encode(bytes))
 }
 
+/// The fewest characters an admin token may have. An empty or short one would make
+/// `Authorization: Basic Og==` (an empty password) or a guess an admin.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+
+/// Refuses an admin token that is empty or shorter than [`ADMIN_TOKEN_MIN_CHARS`];
+/// `origin` says where it came from (a flag, a file), for the error.
+pub fn check_admin_token(token: &str, origin: &str) -> Result<(), String> {
+    let chars = token.trim().chars().count();
+    if chars < ADMIN_TOKEN_MIN_CHARS {
+        return Err(format!(
+            "the admin token from {origin} is {}: it needs at least {ADMIN_TOKEN_MIN_CHARS} characters \
+             (make one with `openssl rand -hex 32`), or leave the admin token out",
+            if chars == 0 {
+                "empty".to_owned()
+            } else {
+                format!("{chars} characters long")
+            }
+        ));
+    }
+    Ok(())
+}
+
 pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -227,10 +249,15 @@ fn principal_of(row: crate::repo::TokenRow) -> Principal {
 }
 
 pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
+    // An empty secret is nobody's, whatever the configuration says.
+    if secret.is_empty() {
+        return Ok(None);
+    }
     if secret.starts_with(BEARER_HEADER) {
         return principal_for_bearer(state, secret).await;
     }
     if let Some(admin) = &state.config.admin_token
+        && !admin.is_empty()
         && bool::from(admin.as_bytes().ct_eq(secret.as_bytes()))
     {
         return Ok(Some(Principal {

@@ -61,7 +61,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The largest accepted upload.
     pub max_upload_bytes: u64,
-    /// A token with every right, to bootstrap users and tokens.
+    /// A token with every right, to bootstrap users and tokens; at least
+    /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
     /// Whether reads need no token.
     pub anonymous_read: bool,
@@ -130,8 +131,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the database (applying migrations) and the blob store.
+    /// Opens the database (applying migrations) and the blob store. Refuses an empty or
+    /// short admin token before touching anything.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        if let Some(token) = &config.admin_token {
+            auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
+        }
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;

@@ -44,10 +44,26 @@ pub struct Args {
     limits: host::LimitArgs,
 }
 
-/// A secret kept in the data directory across runs, made on the first one.
+/// A secret kept in the data directory across runs, made on the first one. A file that
+/// is there but empty or short is refused, never trusted: an empty admin token or
+/// signing key would let anyone in.
 fn secret(path: &Path) -> anyhow::Result<String> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        return Ok(existing.trim().to_owned());
+    match std::fs::read_to_string(path) {
+        Ok(existing) => {
+            let existing = existing.trim().to_owned();
+            let chars = existing.chars().count();
+            let least = wharf_registry::auth::ADMIN_TOKEN_MIN_CHARS;
+            if chars < least {
+                anyhow::bail!(
+                    "{} holds a secret of {chars} characters; it needs at least {least}: \
+                     delete the file and `wharf up` makes a new one",
+                    path.display()
+                );
+            }
+            return Ok(existing);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let secret = wharf_registry::auth::new_secret();
     std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
