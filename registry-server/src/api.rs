@@ -543,7 +543,7 @@ async fn owner_change(
             format!("there is no namespace `{namespace}`"),
         ));
     }
-    if !principal.is_admin() && !state.db.is_owner(namespace, &principal.user).await? {
+    if !principal.is_admin_of(namespace) && !state.db.is_owner(namespace, &principal.user).await? {
         return Err(ApiError::denied(format!(
             "`{}` is not an owner of namespace `{namespace}`",
             principal.user

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use wharf_compose::{Cache, Lock, LockMode, Manifest, OciResolver, RegistryConfig};
-use wharf_registry::auth::{Principal, Scope};
+use wharf_registry::auth::Principal;
 
 use crate::host;
 
@@ -95,12 +95,7 @@ impl Args {
         }));
 
         // 2. The bundled contracts and components; what is there already is skipped.
-        let principal = Principal {
-            user: "admin".into(),
-            scopes: vec![Scope::Admin],
-            namespaces: None,
-            token_id: None,
-        };
+        let principal = Principal::admin();
         let (mut published, mut present) = (0, 0);
         let mut wit: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
         wit.sort_by_key(|p| {
