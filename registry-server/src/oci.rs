@@ -531,12 +531,27 @@ impl Ctx {
     }
 
     /// The manifest a tag or digest names in a repository.
-    async fn find_manifest(&self, name: &str, reference: &str) -> Result<ManifestRow, Denied> {
+    /// The manifest `reference` (a digest or a tag) names in `name`: 404
+    /// MANIFEST_UNKNOWN when there is none. A reference that cannot name one (a
+    /// malformed digest, an invalid tag) is 400 when `reading` is false; reads get
+    /// 404 MANIFEST_UNKNOWN for it too, as distribution answers a GET or HEAD: what
+    /// names nothing here is unknown, whatever its shape.
+    async fn find_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        reading: bool,
+    ) -> Result<ManifestRow, Denied> {
         let found = if reference.contains(':') {
-            let digest = parse_digest(reference)?.to_string();
-            self.state.db.manifest(name, &digest).await?
+            match parse_digest(reference) {
+                Ok(digest) => self.state.db.manifest(name, &digest.to_string()).await?,
+                Err(_) if reading => None,
+                Err(e) => return Err(e.into()),
+            }
         } else if valid_tag(reference) {
             self.state.db.manifest_by_tag(name, reference).await?
+        } else if reading {
+            None
         } else {
             return Err(oci(
                 StatusCode::BAD_REQUEST,
@@ -556,7 +571,7 @@ impl Ctx {
 
     async fn get_manifest(&self, name: &str, reference: &str, head: bool) -> Answer {
         self.pull(name)?;
-        let row = self.find_manifest(name, reference).await?;
+        let row = self.find_manifest(name, reference, true).await?;
         let digest = parse_digest(&row.digest)?;
         let mut response = if head {
             let mut r = StatusCode::OK.into_response();
@@ -731,7 +746,7 @@ impl Ctx {
 
     async fn delete_manifest(&self, name: &str, reference: &str) -> Answer {
         self.push(name).await?;
-        let row = self.find_manifest(name, reference).await?;
+        let row = self.find_manifest(name, reference, false).await?;
         if self
             .state
             .db
