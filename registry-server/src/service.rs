@@ -22,9 +22,23 @@ pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError
         .map_err(|e| ApiError::bad_request("NAME_INVALID", e.to_string()))
 }
 
+/// The longest version: an OCI tag's limit, so that every version is reachable over OCI.
+pub const MAX_VERSION_CHARS: usize = 128;
+
 /// A version as the registry accepts it: strict semver without build metadata (which
-/// would make two versions equal in precedence but different in name).
+/// would make two versions equal in precedence but different in name), at most
+/// [`MAX_VERSION_CHARS`] long.
 pub fn version(text: &str) -> Result<Version, ApiError> {
+    if text.len() > MAX_VERSION_CHARS {
+        let start: String = text.chars().take(32).collect();
+        return Err(ApiError::bad_request(
+            "VERSION_INVALID",
+            format!(
+                "`version` `{start}…` has {} characters; a version has at most {MAX_VERSION_CHARS} (the longest OCI tag)",
+                text.len()
+            ),
+        ));
+    }
     let v = Version::parse(text).map_err(|e| {
         ApiError::bad_request(
             "VERSION_INVALID",

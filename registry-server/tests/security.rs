@@ -15,6 +15,11 @@ on_both_databases!(
     a_token_never_outlives_the_token_that_made_it,
     an_admin_tokens_namespace_list_binds_it,
     the_anonymous_bearer_is_nobody,
+    a_blob_deleted_from_every_repository_is_no_longer_served,
+    versions_over_128_characters_are_refused_at_publish,
+    a_private_registry_keeps_its_metrics_private,
+    pages_downloads_and_errors_carry_the_browser_protections,
+    a_page_past_any_result_count_is_refused_not_overflowed,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -299,4 +304,170 @@ async fn the_anonymous_bearer_is_nobody(backend: Backend) {
         false,
         "the user's token lives on"
     );
+}
+
+/// Pushes `bytes` to `repository` over OCI in one request; its digest.
+async fn push_blob(app: &TestApp, repository: &str, bytes: &[u8]) -> String {
+    let digest = wharf_types::Digest::of(bytes).to_string();
+    let reply = app
+        .request(
+            Method::POST,
+            &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+            Some(ADMIN),
+            bytes.to_vec(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    digest
+}
+
+async fn a_blob_deleted_from_every_repository_is_no_longer_served(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let bytes = b"a layer two repositories share";
+    let digest = push_blob(&app, "acme/one", bytes).await;
+    push_blob(&app, "acme/two", bytes).await;
+    let download = format!("/api/v1/blobs/{digest}");
+    assert_eq!(app.get(&download).await.body.as_ref(), bytes);
+
+    let app = &app;
+    let delete = |repository: &str| {
+        let uri = format!("/v2/{repository}/blobs/{digest}");
+        async move { app.request(Method::DELETE, &uri, Some(ADMIN), "").await }
+    };
+    assert_eq!(delete("acme/one").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.get(&download).await.status,
+        StatusCode::OK,
+        "acme/two still serves it"
+    );
+    assert_eq!(delete("acme/two").await.status, StatusCode::ACCEPTED);
+    let gone = app.get(&download).await;
+    assert_eq!(
+        (gone.status, gone.code()),
+        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN".into()),
+        "deleted everywhere, though the bytes wait for the collector"
+    );
+
+    // A published version's bytes stay served by digest, yanked or not.
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = app
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let digest = published.json()["digest"].as_str().unwrap().to_owned();
+    let yank = format!(
+        "/api/v1/packages/wharf/flate/versions/{}/yank",
+        flate.version
+    );
+    app.request(Method::PUT, &yank, Some(ADMIN), "").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/blobs/{digest}"))
+            .await
+            .body
+            .as_ref(),
+        flate.bytes
+    );
+}
+
+async fn versions_over_128_characters_are_refused_at_publish(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let longest = format!("1.0.0-{}", "a".repeat(128 - 6));
+    assert_eq!(longest.len(), 128);
+    let too_long = format!("{longest}b");
+
+    let refused = app
+        .publish(ADMIN, flate.package, &too_long, flate.bytes)
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "VERSION_INVALID".into())
+    );
+    assert!(
+        refused.message().contains("`version`")
+            && refused.message().contains("129 characters")
+            && refused.message().contains("at most 128"),
+        "{}",
+        refused.message()
+    );
+    let versions = app.get("/api/v1/packages/wharf/flate").await;
+    assert_eq!(versions.status, StatusCode::NOT_FOUND, "nothing was kept");
+
+    // The longest accepted version is reachable over OCI as a tag.
+    let accepted = app
+        .publish(ADMIN, flate.package, &longest, flate.bytes)
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
+    let manifest = app
+        .get(&format!("/v2/wharf/flate/manifests/{longest}"))
+        .await;
+    assert_eq!(manifest.status, StatusCode::OK);
+}
+
+async fn a_private_registry_keeps_its_metrics_private(backend: Backend) {
+    let app = TestApp::with(backend, |c| c.anonymous_read = false).await;
+    let anonymous = app.get("/metrics").await;
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED".into())
+    );
+    let token = app.token("prometheus", &["publish"], Some(&["none"])).await;
+    let scraped = app.request(Method::GET, "/metrics", Some(&token), "").await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&scraped.body).contains("wharf_http_requests_total"));
+
+    let public = TestApp::new(backend).await;
+    assert_eq!(public.get("/metrics").await.status, StatusCode::OK);
+}
+
+async fn pages_downloads_and_errors_carry_the_browser_protections(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = app
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let digest = published.json()["digest"].as_str().unwrap().to_owned();
+    for uri in [
+        "/".to_owned(),
+        format!("/packages/wharf/flate/{}", flate.version),
+        format!(
+            "/api/v1/packages/wharf/flate/versions/{}/content",
+            flate.version
+        ),
+        format!("/api/v1/blobs/{digest}"),
+        format!("/v2/wharf/flate/blobs/{digest}"),
+        "/api/v1/packages/wharf/nothing".to_owned(),
+        "/no/such/page".to_owned(),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(reply.header("x-frame-options"), "DENY", "{uri}");
+        let policy = reply.header("content-security-policy");
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+            "{uri}: {policy}"
+        );
+    }
+}
+
+async fn a_page_past_any_result_count_is_refused_not_overflowed(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    for uri in [
+        format!("/api/v1/packages?page={}&per_page=100", i64::MAX),
+        format!("/api/v1/packages?page={}&per_page=2", i64::MAX / 2 + 2),
+        format!("/search?q=&page={}", i64::MAX),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        let text = String::from_utf8_lossy(&reply.body);
+        assert!(
+            text.contains("PAGINATION_INVALID") && text.contains("`page`"),
+            "{uri}: {text}"
+        );
+    }
+    // The last page that can be asked for is fine, and empty.
+    let far = app
+        .get(&format!("/api/v1/packages?page={}&per_page=1", i64::MAX))
+        .await;
+    assert_eq!(far.status, StatusCode::OK, "{:?}", far.body);
+    assert_eq!(far.json()["packages"], json!([]));
 }

@@ -46,7 +46,9 @@ pub struct Args {
 
 /// A secret kept in the data directory across runs, made on the first one. A file that
 /// is there but empty or short is refused, never trusted: an empty admin token or
-/// signing key would let anyone in.
+/// signing key would let anyone in. A new one is created with mode 0600 in the same
+/// call that creates the file (never readable by others, not even for a moment), and
+/// only if nothing is at the path: a link planted there is not written through.
 fn secret(path: &Path) -> anyhow::Result<String> {
     match std::fs::read_to_string(path) {
         Ok(existing) => {
@@ -66,12 +68,17 @@ fn secret(path: &Path) -> anyhow::Result<String> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let secret = wharf_registry::auth::new_secret();
-    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    options
+        .open(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, secret.as_bytes()))
+        .with_context(|| format!("creating {}", path.display()))?;
     Ok(secret)
 }
 
