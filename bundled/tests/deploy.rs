@@ -30,6 +30,7 @@ allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:file
 "#;
 
 const SECRET: &str = "deploy-test-secret";
+const ADMIN: &str = "deploy-test-admin-token";
 
 async fn start_registry() -> (
     String,
@@ -40,7 +41,7 @@ async fn start_registry() -> (
     let dir = tempfile::tempdir().unwrap();
     let mut config = wharf_registry::Config::new(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.admin_token = Some("admin".into());
+    config.admin_token = Some(ADMIN.into());
     let server = wharf_registry::Server::bind(config).await.unwrap();
     let host = server.local_addr().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -55,7 +56,7 @@ async fn start_registry() -> (
                 "http://{host}/api/v1/packages/{ns}/{name}/versions/{}",
                 c.version
             ))
-            .bearer_auth("admin")
+            .bearer_auth(ADMIN)
             .body(c.bytes)
             .send()
             .await
@@ -63,7 +64,7 @@ async fn start_registry() -> (
             .error_for_status()
             .unwrap();
     }
-    (host, "admin".into(), dir, stop)
+    (host, ADMIN.into(), dir, stop)
 }
 
 /// Resolves, locks, fetches through the cache and composes.

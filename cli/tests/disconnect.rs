@@ -85,9 +85,9 @@ fn authority(url: &str) -> &str {
 fn serve_keeps_serving_when_a_client_vanishes_mid_download() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = common::serve(dir.path());
-    let blob = push_big_blob(&server.registry, "admin-secret");
+    let blob = push_big_blob(&server.registry, "admin-secret-for-tests");
     let addr = authority(&server.registry).to_owned();
-    vanish_mid_download(&addr, &blob, Some("admin-secret"));
+    vanish_mid_download(&addr, &blob, Some("admin-secret-for-tests"));
     still_serving(server.child(), &addr, "/healthz");
 }
 

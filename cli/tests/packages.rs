@@ -34,7 +34,7 @@ fn publish_search_info_pull_and_yank() {
     let dry = json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "flate.wasm", "--dry-run", "--json"],
     ));
     assert_eq!(
@@ -49,7 +49,7 @@ fn publish_search_info_pull_and_yank() {
     let published = json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "flate.wasm", "--json"],
     ));
     assert_eq!(
@@ -59,7 +59,7 @@ fn publish_search_info_pull_and_yank() {
     let contract = json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "compression.wasm", "--json"],
     ));
     assert_eq!(
@@ -69,7 +69,7 @@ fn publish_search_info_pull_and_yank() {
     let again = wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "flate.wasm"],
     );
     assert!(
@@ -138,7 +138,7 @@ fn publish_search_info_pull_and_yank() {
         wharf(
             dir.path(),
             &server,
-            Some("admin-secret"),
+            Some("admin-secret-for-tests"),
             &["yank", "wharf:flate@1.1.0"]
         )
         .status
@@ -155,7 +155,7 @@ fn publish_search_info_pull_and_yank() {
         wharf(
             dir.path(),
             &server,
-            Some("admin-secret"),
+            Some("admin-secret-for-tests"),
             &["unyank", "wharf:flate@1.1.0"]
         )
         .status
@@ -221,7 +221,11 @@ fn login_tokens_owners_and_completions() {
     };
 
     // The admin token, stored by login (from stdin) in a file only its owner reads.
-    assert!(run(&["login"], Some("admin-secret\n")).status.success());
+    assert!(
+        run(&["login"], Some("admin-secret-for-tests\n"))
+            .status
+            .success()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -311,7 +315,7 @@ fn login_tokens_owners_and_completions() {
     let only = wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["owner", "remove", "acme", "bob"],
     );
     assert!(stderr(&only).contains("LAST_OWNER"), "{}", stderr(&only));

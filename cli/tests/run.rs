@@ -96,7 +96,7 @@ fn invoke_calls_an_export_with_wave_arguments_from_a_file_and_the_registry() {
     json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "transform.wasm", "--json"],
     ));
     let pulled = wharf(
@@ -152,7 +152,7 @@ fn publish_builds_a_wit_directory_with_its_deps_into_a_package() {
     let dry = json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "wit", "--dry-run", "--json"],
     ));
     assert_eq!(
@@ -162,7 +162,7 @@ fn publish_builds_a_wit_directory_with_its_deps_into_a_package() {
     let published = json(&wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "wit", "--json"],
     ));
     assert_eq!(
@@ -187,7 +187,7 @@ fn publish_builds_a_wit_directory_with_its_deps_into_a_package() {
     let broken = wharf(
         dir.path(),
         &server,
-        Some("admin-secret"),
+        Some("admin-secret-for-tests"),
         &["publish", "wit"],
     );
     assert_eq!(broken.status.code(), Some(1));

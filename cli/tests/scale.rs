@@ -19,7 +19,7 @@ use serde_json::Value;
 use tools::tool;
 use unique::unique_component;
 
-const ADMIN: &str = "admin-secret";
+const ADMIN: &str = "admin-secret-for-tests";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,6 +1,9 @@
 //! The real `wharf serve` binary on port 0: it starts on embedded defaults, answers,
-//! keeps what was published across a restart, and stops cleanly on SIGTERM.
+//! keeps what was published across a restart, and stops cleanly on SIGTERM; it refuses
+//! to start with an admin token anyone could guess.
 
+#[path = "common/refused.rs"]
+mod refused;
 #[path = "common/tools.rs"]
 mod tools;
 
@@ -21,7 +24,7 @@ fn serve(data_dir: &std::path::Path) -> Served {
             "--listen",
             "127.0.0.1:0",
             "--admin-token",
-            "admin-secret",
+            "admin-secret-for-tests",
         ])
         .arg("--data-dir")
         .arg(data_dir)
@@ -73,7 +76,7 @@ async fn serve_starts_on_defaults_publishes_and_survives_a_restart() {
             "{}/api/v1/packages/wharf/flate/versions/{}",
             served.url, flate.version
         ))
-        .bearer_auth("admin-secret")
+        .bearer_auth("admin-secret-for-tests")
         .body(flate.bytes)
         .send()
         .await
@@ -97,4 +100,38 @@ async fn serve_starts_on_defaults_publishes_and_survives_a_restart() {
     assert_eq!(content.status(), 200);
     assert_eq!(&content.bytes().await.unwrap()[..], flate.bytes);
     served.stop();
+}
+
+#[test]
+fn serve_refuses_an_empty_or_short_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |token: Option<&str>, env: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("WHARF_ADMIN_TOKEN");
+        if let Some(token) = token {
+            command.args(["--admin-token", token]);
+        }
+        if let Some(env) = env {
+            command.env("WHARF_ADMIN_TOKEN", env);
+        }
+        refused::refused_start(command)
+    };
+    for token in ["", "   ", "admin-secret"] {
+        let stderr = serve(Some(token), None);
+        assert!(
+            stderr.contains("`--admin-token` / WHARF_ADMIN_TOKEN")
+                && stderr.contains("at least 16 characters"),
+            "{token:?}: {stderr}"
+        );
+    }
+    for variable in ["", "short"] {
+        let stderr = serve(None, Some(variable));
+        assert!(
+            stderr.contains("WHARF_ADMIN_TOKEN") && stderr.contains("at least 16 characters"),
+            "{variable:?}: {stderr}"
+        );
+    }
 }

@@ -77,7 +77,7 @@ fn progress_bars_on_a_terminal_and_never_in_a_pipe() {
     let (published, drawn) = on_terminal(
         dir.path(),
         &server,
-        &[("WHARF_TOKEN", "admin-secret")],
+        &[("WHARF_TOKEN", "admin-secret-for-tests")],
         "publish big.wasm --package acme:big@1.0.0",
     );
     assert!(published.status.success(), "{drawn}");

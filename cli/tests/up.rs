@@ -1,7 +1,10 @@
 //! `wharf up` as the README runs it: it reaches "ready", the `curl` line it prints
 //! answers 200 with the transformed body, it stops cleanly on SIGTERM, and a second
-//! run on the same data directory republishes nothing and is ready again.
+//! run on the same data directory republishes nothing and is ready again. An empty
+//! secret file in the data directory stops it rather than letting anyone in.
 
+#[path = "common/refused.rs"]
+mod refused;
 #[path = "common/tools.rs"]
 mod tools;
 
@@ -119,6 +122,15 @@ async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
         log.contains("Published 13 packages (0 were there already)"),
         "{log}"
     );
+    #[cfg(unix)]
+    for secret in ["admin-token", "gateway-secret"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(secret))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{secret}");
+    }
 
     let second = up(dir.path());
     assert_eq!(second.ingest().await.0, 200);
@@ -127,4 +139,65 @@ async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
         log.contains("Published 0 packages (13 were there already)"),
         "{log}"
     );
+}
+
+#[test]
+fn up_refuses_an_empty_or_short_admin_token_file() {
+    for content in ["", "\n", "short\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin-token");
+        std::fs::write(&file, content).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args([
+                "up",
+                "--registry-listen",
+                "127.0.0.1:0",
+                "--gateway-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env("WHARF_LOG", "error")
+            .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+        let stderr = refused::refused_start(command);
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains("at least 16"),
+            "{content:?}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            content,
+            "left as it was"
+        );
+    }
+}
+
+/// The admin token is made with its private mode in the call that creates the file,
+/// and only where nothing is: a link planted at its path (which a write-then-chmod
+/// would follow, leaving the secret readable elsewhere) stops the start.
+#[cfg(unix)]
+#[test]
+fn up_never_writes_its_admin_token_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("stolen");
+    let file = dir.path().join("admin-token");
+    std::os::unix::fs::symlink(&target, &file).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .args([
+            "up",
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("WHARF_LOG", "error")
+        .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+    let stderr = refused::refused_start(command);
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(!target.exists(), "the secret was written through the link");
 }

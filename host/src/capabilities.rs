@@ -65,13 +65,22 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// Whether an outbound request to `authority` (`host[:port]`) is granted.
+    ///
+    /// The authority is read with the parser the connector uses (`http`'s, through
+    /// hyper), and only a plain `host[:port]` is granted: the connector dials the
+    /// authority as written, so one with user information (`api.example.com:1@other`)
+    /// or a port that is no number would reach something other than the host it
+    /// seems to name, and is refused whatever the grant.
     pub fn allows_http(&self, authority: &str) -> bool {
-        let host = host_of(authority);
+        let Some((host, port)) = dialed(authority) else {
+            return false;
+        };
         self.http_hosts.iter().any(|granted| {
             granted == "*"
-                || granted.eq_ignore_ascii_case(authority)
-                || (!granted.contains(':') || granted.starts_with('['))
-                    && granted.eq_ignore_ascii_case(host)
+                || dialed(granted).is_some_and(|(granted_host, granted_port)| {
+                    granted_host.eq_ignore_ascii_case(host)
+                        && granted_port.is_none_or(|p| Some(p) == port)
+                })
         })
     }
 
@@ -121,14 +130,18 @@ impl Capabilities {
     }
 }
 
-/// The host part of `host[:port]`, brackets kept for IPv6 (`[::1]:80`).
-fn host_of(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .map_or(authority, |end| &authority[..=end]);
-    }
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+/// The host (brackets kept for IPv6) and port an authority makes the connector dial,
+/// as hyper's `Authority` reads it; None unless it is exactly `host[:port]`.
+fn dialed(authority: &str) -> Option<(&str, Option<u16>)> {
+    let parsed: hyper::http::uri::Authority = authority.parse().ok()?;
+    let host = parsed.host();
+    let port = parsed.port_u16();
+    let plain = match port {
+        Some(p) => authority.strip_prefix(host)? == format!(":{p}"),
+        None => authority == host,
+    };
+    // `host()` borrows from `parsed`; hand back the same bytes of `authority`.
+    plain.then(|| (&authority[..host.len()], port))
 }
 
 #[cfg(test)]
@@ -167,5 +180,44 @@ mod tests {
             ..Capabilities::default()
         };
         assert!(any.allows_http("anything:1"));
+    }
+
+    #[test]
+    fn outbound_http_checks_the_host_the_connector_dials() {
+        let caps = Capabilities {
+            http_hosts: vec![
+                "api.example.com".into(),
+                "127.0.0.1:8080".into(),
+                "[::1]".into(),
+            ],
+            ..Capabilities::default()
+        };
+        // User information makes the connector dial something else than it reads as.
+        for sneaky in [
+            "api.example.com:1@other",
+            "api.example.com:443@other",
+            "api.example.com@other",
+            "user@api.example.com",
+            "user:pw@api.example.com:443",
+            "127.0.0.1:8080@other",
+            "[::1]:80@other",
+        ] {
+            assert!(!caps.allows_http(sneaky), "{sneaky}");
+        }
+        // So does a port that is no number, and anything that is no authority at all.
+        for odd in [
+            "api.example.com:http",
+            "api.example.com:",
+            "api.example.com:99999",
+            "api.example.com:080",
+            "api.example.com/path",
+            "",
+        ] {
+            assert!(!caps.allows_http(odd), "{odd:?}");
+        }
+        // The plain forms still pass, case aside.
+        assert!(caps.allows_http("API.Example.com:8443"));
+        assert!(caps.allows_http("[::1]:9000"));
+        assert!(!caps.allows_http("[::2]"));
     }
 }

@@ -276,7 +276,8 @@ async fn download(
     serve_blob(&state, &digest, &headers).await
 }
 
-/// Download a blob by digest.
+/// Download a blob by digest: what a version, a manifest or a repository uses; a blob
+/// deleted from every repository is gone here too.
 #[utoipa::path(get, path = "/api/v1/blobs/{digest}",
     responses((status = 200, content_type = "application/wasm", body = Vec<u8>), (status = 404, body = ErrorBody)))]
 async fn blob(
@@ -288,6 +289,12 @@ async fn blob(
     let digest: Digest = digest.parse().map_err(|e: wharf_types::ParseError| {
         ApiError::bad_request("DIGEST_INVALID", e.to_string())
     })?;
+    if !state.db.blob_served(&digest.to_string()).await? {
+        return Err(ApiError::not_found(
+            "BLOB_UNKNOWN",
+            format!("no blob {digest}"),
+        ));
+    }
     serve_blob(&state, &digest, &headers).await
 }
 
@@ -543,7 +550,7 @@ async fn owner_change(
             format!("there is no namespace `{namespace}`"),
         ));
     }
-    if !principal.is_admin() && !state.db.is_owner(namespace, &principal.user).await? {
+    if !principal.is_admin_of(namespace) && !state.db.is_owner(namespace, &principal.user).await? {
         return Err(ApiError::denied(format!(
             "`{}` is not an owner of namespace `{namespace}`",
             principal.user

@@ -22,7 +22,8 @@ pub enum Scope {
     Yank,
     /// Add and remove namespace owners.
     Owners,
-    /// Everything, in every namespace, and tokens for other users.
+    /// Every scope in the token's namespaces, owner or not; with no namespace list,
+    /// also what concerns the whole registry: other users' tokens, gc, fsck.
     Admin,
 }
 
@@ -55,21 +56,49 @@ pub struct Principal {
     /// None: every namespace.
     pub namespaces: Option<Vec<String>>,
     pub token_id: Option<String>,
+    /// When the token stops working, in milliseconds since the Unix epoch; None: never.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.scopes.contains(&Scope::Admin)
+    /// The configured admin token's principal: every right, everywhere, for ever.
+    pub fn admin() -> Self {
+        Principal {
+            user: "admin".into(),
+            scopes: vec![Scope::Admin],
+            namespaces: None,
+            token_id: None,
+            expires_at: None,
+        }
     }
 
-    /// Whether the token carries `scope` for `namespace`.
+    /// An admin of the whole registry: the `admin` scope and no namespace list. Only
+    /// such a one acts on other users' tokens, collects garbage or runs fsck.
+    pub fn is_admin(&self) -> bool {
+        self.scopes.contains(&Scope::Admin) && self.namespaces.is_none()
+    }
+
+    /// Whether the token is an admin's in `namespace`: there it needs no ownership.
+    pub fn is_admin_of(&self, namespace: &str) -> bool {
+        self.scopes.contains(&Scope::Admin) && self.reaches(namespace)
+    }
+
+    /// Whether the token carries `scope` (`admin` carries them all), in some namespace.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    /// Whether `namespace` is in the token's namespace list (no list: every one).
+    pub fn reaches(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|n| n == namespace))
+    }
+
+    /// Whether the token carries `scope` for `namespace`. An admin token's namespace
+    /// list binds it like any other's.
     pub fn allows(&self, scope: Scope, namespace: &str) -> bool {
-        self.is_admin()
-            || (self.scopes.contains(&scope)
-                && self
-                    .namespaces
-                    .as_ref()
-                    .is_none_or(|list| list.iter().any(|n| n == namespace)))
+        self.has(scope) && self.reaches(namespace)
     }
 
     pub fn require(&self, scope: Scope, namespace: &str) -> Result<(), ApiError> {
@@ -85,6 +114,16 @@ impl Principal {
     }
 }
 
+/// What a secret a client sent stands for.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A user's token (or the admin token), or a bearer standing for one.
+    User(Principal),
+    /// A bearer `/v2/token` handed an anonymous caller: valid, but nobody's. It reads
+    /// what anyone may read and is no user: it lists, makes and revokes no tokens.
+    Anonymous,
+}
+
 /// A new token's secret: `wharf_` and 64 hex digits.
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -92,12 +131,35 @@ pub fn new_secret() -> String {
     format!("wharf_{}", hex::encode(bytes))
 }
 
+/// The fewest characters an admin token may have. An empty or short one would make
+/// `Authorization: Basic Og==` (an empty password) or a guess an admin.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+
+/// Refuses an admin token that is empty or shorter than [`ADMIN_TOKEN_MIN_CHARS`];
+/// `origin` says where it came from (a flag, a file), for the error.
+pub fn check_admin_token(token: &str, origin: &str) -> Result<(), String> {
+    let chars = token.trim().chars().count();
+    if chars < ADMIN_TOKEN_MIN_CHARS {
+        return Err(format!(
+            "the admin token from {origin} is {}: it needs at least {ADMIN_TOKEN_MIN_CHARS} characters \
+             (make one with `openssl rand -hex 32`), or leave the admin token out",
+            if chars == 0 {
+                "empty".to_owned()
+            } else {
+                format!("{chars} characters long")
+            }
+        ));
+    }
+    Ok(())
+}
+
 pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// The caller, if they sent a token. A token that is sent but unknown, revoked or
-/// expired is refused outright rather than treated as anonymous.
+/// The caller, if they sent a user's token. A token that is sent but unknown, revoked
+/// or expired is refused outright rather than treated as anonymous; an anonymous
+/// bearer is no caller.
 pub struct Caller(pub Option<Principal>);
 
 impl Caller {
@@ -157,12 +219,12 @@ fn mac(key: &[u8], payload: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The principal of a bearer token from `/v2/token`: Ok(None) when it is forged or
-/// expired; an anonymous one has no scopes.
+/// What a bearer token from `/v2/token` stands for: Ok(None) when it is forged or
+/// expired.
 async fn principal_for_bearer(
     state: &AppState,
     token: &str,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Credential>, ApiError> {
     use base64::Engine as _;
     let Some((signed, signature)) = token.rsplit_once('.') else {
         return Ok(None);
@@ -192,20 +254,10 @@ async fn principal_for_bearer(
         return Ok(None);
     }
     if claims["adm"] == true {
-        return Ok(Some(Principal {
-            user: "admin".into(),
-            scopes: vec![Scope::Admin],
-            namespaces: None,
-            token_id: None,
-        }));
+        return Ok(Some(Credential::User(Principal::admin())));
     }
     let Some(id) = claims["tid"].as_str() else {
-        return Ok(Some(Principal {
-            user: "anonymous".into(),
-            scopes: Vec::new(),
-            namespaces: Some(Vec::new()),
-            token_id: None,
-        }));
+        return Ok(Some(Credential::Anonymous));
     };
     let Some(row) = state.db.token(id).await? else {
         return Ok(None);
@@ -213,7 +265,7 @@ async fn principal_for_bearer(
     if row.revoked_at.is_some() || row.expires_at.is_some_and(|e| e <= crate::now_ms()) {
         return Ok(None);
     }
-    Ok(Some(principal_of(row)))
+    Ok(Some(Credential::User(principal_of(row))))
 }
 
 fn principal_of(row: crate::repo::TokenRow) -> Principal {
@@ -223,22 +275,25 @@ fn principal_of(row: crate::repo::TokenRow) -> Principal {
         namespaces: (row.namespaces != "*")
             .then(|| row.namespaces.split(',').map(str::to_owned).collect()),
         token_id: Some(row.id),
+        expires_at: row.expires_at,
     }
 }
 
-pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
+/// What `secret` stands for: Ok(None) when it is nobody's (unknown, revoked, expired,
+/// forged or empty).
+pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Credential>, ApiError> {
+    // An empty secret is nobody's, whatever the configuration says.
+    if secret.is_empty() {
+        return Ok(None);
+    }
     if secret.starts_with(BEARER_HEADER) {
         return principal_for_bearer(state, secret).await;
     }
     if let Some(admin) = &state.config.admin_token
+        && !admin.is_empty()
         && bool::from(admin.as_bytes().ct_eq(secret.as_bytes()))
     {
-        return Ok(Some(Principal {
-            user: "admin".into(),
-            scopes: vec![Scope::Admin],
-            namespaces: None,
-            token_id: None,
-        }));
+        return Ok(Some(Credential::User(Principal::admin())));
     }
     let Some(row) = state
         .db
@@ -247,7 +302,7 @@ pub async fn principal_for(state: &AppState, secret: &str) -> Result<Option<Prin
     else {
         return Ok(None);
     };
-    Ok(Some(principal_of(row)))
+    Ok(Some(Credential::User(principal_of(row))))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -268,7 +323,8 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
             })?;
         match principal_for(state, &secret).await? {
-            Some(principal) => Ok(Caller(Some(principal))),
+            Some(Credential::User(principal)) => Ok(Caller(Some(principal))),
+            Some(Credential::Anonymous) => Ok(Caller(None)),
             None => Err(ApiError::unauthorized(
                 "the token is unknown, expired or revoked",
             )),

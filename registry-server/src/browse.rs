@@ -77,6 +77,14 @@ impl AppState {
                 "`page` starts at 1 and `per_page` is 1 to 100",
             ));
         }
+        // How many results come before the page; a page past any possible result
+        // count would overflow it.
+        let skip = (page - 1).checked_mul(per_page).ok_or_else(|| {
+            ApiError::bad_request(
+                "PAGINATION_INVALID",
+                format!("`page` {page} is too large for `per_page` {per_page}"),
+            )
+        })?;
         let kind = match kind {
             None | Some("") => None,
             Some(k @ ("wit" | "component")) => Some(k),
@@ -88,11 +96,7 @@ impl AppState {
             }
         };
         let (packages, total) = match implements.filter(|s| !s.is_empty()) {
-            None => {
-                self.db
-                    .search(q, kind, per_page, (page - 1) * per_page)
-                    .await?
-            }
+            None => self.db.search(q, kind, per_page, skip).await?,
             Some(interface) => {
                 let implementors: BTreeSet<String> = self
                     .implementors(interface)
@@ -108,7 +112,7 @@ impl AppState {
                 let total = matching.len() as i64;
                 let page = matching
                     .into_iter()
-                    .skip(((page - 1) * per_page) as usize)
+                    .skip(usize::try_from(skip).unwrap_or(usize::MAX))
                     .take(per_page as usize)
                     .collect();
                 (page, total)

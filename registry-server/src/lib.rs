@@ -61,7 +61,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The largest accepted upload.
     pub max_upload_bytes: u64,
-    /// A token with every right, to bootstrap users and tokens.
+    /// A token with every right, to bootstrap users and tokens; at least
+    /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
     /// Whether reads need no token.
     pub anonymous_read: bool,
@@ -130,8 +131,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the database (applying migrations) and the blob store.
+    /// Opens the database (applying migrations) and the blob store. Refuses an empty or
+    /// short admin token before touching anything.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        if let Some(token) = &config.admin_token {
+            auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
+        }
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
@@ -189,6 +194,29 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// What every page may load: its own stylesheet and images, nothing else, no scripts;
+/// and no other site may frame it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Headers on every answer (pages, downloads, errors): a browser never sniffs a
+/// download into HTML or script, never runs anything but what the policy allows, and
+/// never shows the registry in another site's frame.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    response
 }
 
 /// A bound, not yet running, server.

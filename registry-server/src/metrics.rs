@@ -96,7 +96,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`: a read like any other, so a `--private` registry wants a token.
+pub async fn render(State(state): State<AppState>, _: crate::auth::Reader) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
-use crate::auth::{Caller, Principal, Scope};
+use crate::auth::{Caller, Credential, Principal, Scope};
 use crate::error::ApiError;
 use crate::repo::{ManifestRow, NewManifest};
 
@@ -70,10 +70,14 @@ fn unauthorized(headers: &HeaderMap, scope: Option<&str>, message: &str) -> Resp
 /// `GET /v2/`: 200 with credentials, else the challenge. Anonymous callers are
 /// challenged even when reads are public: OCI clients probe `/v2/` once to learn how to
 /// authenticate and would otherwise never send their credentials when pushing; for
-/// pulls the token endpoint hands anonymous callers a read-only token.
+/// pulls the token endpoint hands anonymous callers a read-only token, which is valid
+/// here (200) though it stands for nobody.
 async fn base(headers: HeaderMap, caller: Result<Caller, ApiError>) -> Response {
+    let credentials = headers.contains_key(header::AUTHORIZATION);
     match caller {
         Ok(Caller(Some(_))) => StatusCode::OK.into_response(),
+        // Sent, not refused, yet nobody: an anonymous bearer.
+        Ok(Caller(None)) if credentials => StatusCode::OK.into_response(),
         _ => unauthorized(
             &headers,
             None,
@@ -129,7 +133,15 @@ async fn token(
         .and_then(crate::auth::secret_from_header);
     let principal = match secret {
         Some(secret) => match crate::auth::principal_for(&state, &secret).await {
-            Ok(Some(p)) => Some(p),
+            Ok(Some(Credential::User(p))) => Some(p),
+            Ok(Some(Credential::Anonymous)) if state.config.anonymous_read => None,
+            Ok(Some(Credential::Anonymous)) => {
+                return unauthorized(
+                    &headers,
+                    query.scope.as_deref(),
+                    "this registry is private: send Basic credentials with an API token",
+                );
+            }
             Ok(None) => {
                 return unauthorized(
                     &headers,
@@ -421,7 +433,7 @@ impl Ctx {
         };
         let namespace = name.split('/').next().unwrap_or(name);
         principal.require(Scope::Publish, namespace)?;
-        if !principal.is_admin()
+        if !principal.is_admin_of(namespace)
             && self.state.db.namespace_exists(namespace).await?
             && !self.state.db.is_owner(namespace, &principal.user).await?
         {
@@ -519,12 +531,27 @@ impl Ctx {
     }
 
     /// The manifest a tag or digest names in a repository.
-    async fn find_manifest(&self, name: &str, reference: &str) -> Result<ManifestRow, Denied> {
+    /// The manifest `reference` (a digest or a tag) names in `name`: 404
+    /// MANIFEST_UNKNOWN when there is none. A reference that cannot name one (a
+    /// malformed digest, an invalid tag) is 400 when `reading` is false; reads get
+    /// 404 MANIFEST_UNKNOWN for it too, as distribution answers a GET or HEAD: what
+    /// names nothing here is unknown, whatever its shape.
+    async fn find_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        reading: bool,
+    ) -> Result<ManifestRow, Denied> {
         let found = if reference.contains(':') {
-            let digest = parse_digest(reference)?.to_string();
-            self.state.db.manifest(name, &digest).await?
+            match parse_digest(reference) {
+                Ok(digest) => self.state.db.manifest(name, &digest.to_string()).await?,
+                Err(_) if reading => None,
+                Err(e) => return Err(e.into()),
+            }
         } else if valid_tag(reference) {
             self.state.db.manifest_by_tag(name, reference).await?
+        } else if reading {
+            None
         } else {
             return Err(oci(
                 StatusCode::BAD_REQUEST,
@@ -544,7 +571,7 @@ impl Ctx {
 
     async fn get_manifest(&self, name: &str, reference: &str, head: bool) -> Answer {
         self.pull(name)?;
-        let row = self.find_manifest(name, reference).await?;
+        let row = self.find_manifest(name, reference, true).await?;
         let digest = parse_digest(&row.digest)?;
         let mut response = if head {
             let mut r = StatusCode::OK.into_response();
@@ -719,7 +746,7 @@ impl Ctx {
 
     async fn delete_manifest(&self, name: &str, reference: &str) -> Answer {
         self.push(name).await?;
-        let row = self.find_manifest(name, reference).await?;
+        let row = self.find_manifest(name, reference, false).await?;
         if self
             .state
             .db

@@ -22,9 +22,23 @@ pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError
         .map_err(|e| ApiError::bad_request("NAME_INVALID", e.to_string()))
 }
 
+/// The longest version: an OCI tag's limit, so that every version is reachable over OCI.
+pub const MAX_VERSION_CHARS: usize = 128;
+
 /// A version as the registry accepts it: strict semver without build metadata (which
-/// would make two versions equal in precedence but different in name).
+/// would make two versions equal in precedence but different in name), at most
+/// [`MAX_VERSION_CHARS`] long.
 pub fn version(text: &str) -> Result<Version, ApiError> {
+    if text.len() > MAX_VERSION_CHARS {
+        let start: String = text.chars().take(32).collect();
+        return Err(ApiError::bad_request(
+            "VERSION_INVALID",
+            format!(
+                "`version` `{start}…` has {} characters; a version has at most {MAX_VERSION_CHARS} (the longest OCI tag)",
+                text.len()
+            ),
+        ));
+    }
     let v = Version::parse(text).map_err(|e| {
         ApiError::bad_request(
             "VERSION_INVALID",
@@ -69,7 +83,7 @@ impl AppState {
     ) -> Result<views::Published, ApiError> {
         let version = version(version_text)?;
         principal.require(Scope::Publish, name.namespace())?;
-        if !principal.is_admin()
+        if !principal.is_admin_of(name.namespace())
             && self.db.namespace_exists(name.namespace()).await?
             && !self.db.is_owner(name.namespace(), &principal.user).await?
         {
@@ -180,7 +194,11 @@ impl AppState {
                 .collect(),
             manifest,
         };
-        match self.db.insert_version(&new, principal.is_admin()).await {
+        match self
+            .db
+            .insert_version(&new, principal.is_admin_of(name.namespace()))
+            .await
+        {
             Ok(Inserted::Done { .. }) => {}
             Ok(Inserted::NotOwner) => return Err(not_owner(principal, name.namespace())),
             Ok(Inserted::KindMismatch { existing }) => {
@@ -271,7 +289,9 @@ impl AppState {
         yanked: bool,
     ) -> Result<(), ApiError> {
         principal.require(Scope::Yank, name.namespace())?;
-        if !principal.is_admin() && !self.db.is_owner(name.namespace(), &principal.user).await? {
+        if !principal.is_admin_of(name.namespace())
+            && !self.db.is_owner(name.namespace(), &principal.user).await?
+        {
             return Err(not_owner(principal, name.namespace()));
         }
         if !self
@@ -459,7 +479,9 @@ impl AppState {
 
 impl AppState {
     /// Creates a token for the caller, or (admins) for another user. A token never
-    /// gets more than its creator has: no scope or namespace beyond the caller's own.
+    /// gets more than its creator has: no scope or namespace beyond the caller's own,
+    /// and no life beyond the caller's (without `expires_in_days` it expires with the
+    /// caller's token). Only an admin of the whole registry is exempt.
     pub async fn create_token(
         &self,
         principal: &Principal,
@@ -490,10 +512,7 @@ impl AppState {
             _ => principal.user.clone(),
         };
         if !principal.is_admin()
-            && let Some(extra) = request
-                .scopes
-                .iter()
-                .find(|s| !principal.scopes.contains(s))
+            && let Some(extra) = request.scopes.iter().find(|s| !principal.has(**s))
         {
             return Err(ApiError::denied(format!(
                 "the new token cannot have `{}`: the caller's token lacks it",
@@ -525,6 +544,21 @@ impl AppState {
             })?;
         }
         let now = crate::now_ms();
+        let wanted = request.expires_in_days.map(|d| now + i64::from(d) * DAY_MS);
+        let expires_at = match (principal.expires_at, wanted) {
+            (Some(own), None) if !principal.is_admin() => Some(own),
+            (Some(own), Some(wanted)) if !principal.is_admin() && wanted > own => {
+                let left = match (own - now).max(0) / DAY_MS {
+                    0 => "in less than a day:".to_owned(),
+                    days => format!("in {days} days: ask for at most {days}, or"),
+                };
+                return Err(ApiError::denied(format!(
+                    "`expires_in_days`: the new token cannot outlive the caller's, which expires \
+                     {left} leave `expires_in_days` out to expire with it"
+                )));
+            }
+            (_, wanted) => wanted,
+        };
         let secret = crate::auth::new_secret();
         let row = crate::repo::TokenRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -538,9 +572,7 @@ impl AppState {
                 .join(","),
             namespaces: namespaces.as_ref().map_or("*".to_owned(), |n| n.join(",")),
             created_at: now,
-            expires_at: request
-                .expires_in_days
-                .map(|d| now + i64::from(d) * 86_400_000),
+            expires_at,
             last_used_at: None,
             revoked_at: None,
         };
@@ -553,6 +585,8 @@ impl AppState {
         })
     }
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 /// Splits `ns:pkg/iface@range` into the unversioned item and the range (any when absent).
 fn interface_query(text: &str) -> Result<(String, VersionReq), ApiError> {

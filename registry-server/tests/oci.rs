@@ -21,6 +21,7 @@ on_both_databases!(
     referrers_and_catalog,
     clients_get_short_lived_tokens_for_basic_credentials,
     large_and_docker_manifests_and_deletes,
+    a_manifest_reference_that_names_nothing_is_unknown_whatever_its_shape,
 );
 
 fn bundled(name: &str) -> &'static [u8] {
@@ -1129,4 +1130,59 @@ async fn large_and_docker_manifests_and_deletes(backend: Backend) {
         (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED")
     );
     let _ = Value::Null;
+}
+
+async fn a_manifest_reference_that_names_nothing_is_unknown_whatever_its_shape(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = app
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED);
+    let long_tag = "v".repeat(129);
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    for repository in ["wharf/flate", "acme/nothing"] {
+        for reference in [
+            "9.9.9",
+            zeros.as_str(),
+            "sha256:xyz",
+            "sha256:",
+            "md5:0123456789abcdef",
+            "-not-a-tag",
+            long_tag.as_str(),
+        ] {
+            let uri = format!("/v2/{repository}/manifests/{reference}");
+            let got = app.get(&uri).await;
+            assert_eq!(
+                (got.status, got.code()),
+                (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN".into()),
+                "GET {uri}: {:?}",
+                got.body
+            );
+            let head = app
+                .send(
+                    request(Method::HEAD, &uri, None)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(head.status, StatusCode::NOT_FOUND, "HEAD {uri}");
+        }
+    }
+    // Changes still say what is wrong with the reference.
+    let delete = app
+        .send(
+            request(
+                Method::DELETE,
+                "/v2/wharf/flate/manifests/sha256:xyz",
+                Some(ADMIN),
+            )
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (delete.status, delete.code()),
+        (StatusCode::BAD_REQUEST, "DIGEST_INVALID".into())
+    );
 }

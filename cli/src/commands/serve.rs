@@ -53,7 +53,8 @@ pub struct Args {
     /// The largest accepted upload, e.g. `64MiB`.
     #[arg(long, env = "WHARF_MAX_UPLOAD", default_value = "64MiB", value_parser = wharf_types::units::parse_size)]
     max_upload: u64,
-    /// A token with every right, to bootstrap users and tokens.
+    /// A token with every right, to bootstrap users and tokens: at least 16
+    /// characters, e.g. from `openssl rand -hex 32`.
     #[arg(long, env = "WHARF_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Require a token for reads too.
@@ -73,6 +74,12 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self) -> anyhow::Result<()> {
+        // An empty WHARF_ADMIN_TOKEN reaches here as Some(""): a secret that did not
+        // arrive (a missing CI secret) stops the start like a short one.
+        if let Some(token) = &self.admin_token {
+            wharf_registry::auth::check_admin_token(token, "`--admin-token` / WHARF_ADMIN_TOKEN")
+                .map_err(anyhow::Error::msg)?;
+        }
         let mut config = self.store.config();
         config.listen = self.listen;
         config.max_upload_bytes = self.max_upload;

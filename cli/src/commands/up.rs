@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use wharf_compose::{Cache, Lock, LockMode, Manifest, OciResolver, RegistryConfig};
-use wharf_registry::auth::{Principal, Scope};
+use wharf_registry::auth::Principal;
 
 use crate::host;
 
@@ -44,18 +44,41 @@ pub struct Args {
     limits: host::LimitArgs,
 }
 
-/// A secret kept in the data directory across runs, made on the first one.
+/// A secret kept in the data directory across runs, made on the first one. A file that
+/// is there but empty or short is refused, never trusted: an empty admin token or
+/// signing key would let anyone in. A new one is created with mode 0600 in the same
+/// call that creates the file (never readable by others, not even for a moment), and
+/// only if nothing is at the path: a link planted there is not written through.
 fn secret(path: &Path) -> anyhow::Result<String> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        return Ok(existing.trim().to_owned());
+    match std::fs::read_to_string(path) {
+        Ok(existing) => {
+            let existing = existing.trim().to_owned();
+            let chars = existing.chars().count();
+            let least = wharf_registry::auth::ADMIN_TOKEN_MIN_CHARS;
+            if chars < least {
+                anyhow::bail!(
+                    "{} holds a secret of {chars} characters; it needs at least {least}: \
+                     delete the file and `wharf up` makes a new one",
+                    path.display()
+                );
+            }
+            return Ok(existing);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let secret = wharf_registry::auth::new_secret();
-    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    options
+        .open(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, secret.as_bytes()))
+        .with_context(|| format!("creating {}", path.display()))?;
     Ok(secret)
 }
 
@@ -79,12 +102,7 @@ impl Args {
         }));
 
         // 2. The bundled contracts and components; what is there already is skipped.
-        let principal = Principal {
-            user: "admin".into(),
-            scopes: vec![Scope::Admin],
-            namespaces: None,
-            token_id: None,
-        };
+        let principal = Principal::admin();
         let (mut published, mut present) = (0, 0);
         let mut wit: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
         wit.sort_by_key(|p| {

@@ -34,7 +34,7 @@ pub fn serve(dir: &Path) -> Server {
             "--listen",
             "127.0.0.1:0",
             "--admin-token",
-            "admin-secret",
+            "admin-secret-for-tests",
             "--data-dir",
         ])
         .arg(dir.join("registry"))

@@ -216,6 +216,23 @@ impl Db {
         )
     }
 
+    /// Whether anything still serves a blob: a version, a manifest, or a repository it
+    /// is linked to. A blob deleted everywhere is not, though its bytes wait in
+    /// storage for the collector.
+    pub async fn blob_served(&self, digest: &str) -> Result<bool, DbError> {
+        Ok(sqlx::query(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM oci_blob_links WHERE digest = $1) \
+             OR EXISTS (SELECT 1 FROM versions WHERE digest = $2) \
+             OR EXISTS (SELECT 1 FROM oci_manifests WHERE digest = $3)",
+        )
+        .bind(digest)
+        .bind(digest)
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     pub async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("DELETE FROM oci_blob_links WHERE repository = $1 AND digest = $2")

@@ -1,0 +1,473 @@
+//! What a security review of the registry found (issue #16), each hole as the behaviour
+//! that closes it, driven in-process like the API tests.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::{ADMIN, Backend, TestApp};
+use serde_json::json;
+use wharf_registry::{AppState, Config};
+
+on_both_databases!(
+    a_token_never_outlives_the_token_that_made_it,
+    an_admin_tokens_namespace_list_binds_it,
+    the_anonymous_bearer_is_nobody,
+    a_blob_deleted_from_every_repository_is_no_longer_served,
+    versions_over_128_characters_are_refused_at_publish,
+    a_private_registry_keeps_its_metrics_private,
+    pages_downloads_and_errors_carry_the_browser_protections,
+    a_page_past_any_result_count_is_refused_not_overflowed,
+);
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Creates a token with `token`; the reply.
+async fn create_token(app: &TestApp, token: &str, body: serde_json::Value) -> common::Reply {
+    app.request(
+        Method::POST,
+        "/api/v1/tokens",
+        Some(token),
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_empty_or_short_admin_token_stops_the_start() {
+    for token in ["", "   ", "fifteen-chars!!"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.admin_token = Some(token.into());
+        let Err(error) = AppState::open(config).await else {
+            panic!("{token:?} was accepted as an admin token");
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains("admin token") && error.contains("at least 16 characters"),
+            "{token:?}: {error}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.admin_token = Some("sixteen-chars!!!".into());
+    AppState::open(config)
+        .await
+        .expect("16 characters are enough");
+}
+
+#[tokio::test]
+async fn an_empty_secret_is_never_the_admin() {
+    // A configuration that slipped past the start-up check (built by hand, as an
+    // embedding program might) still lets no empty password in.
+    let app = TestApp::new(Backend::Sqlite).await;
+    let mut config = (*app.state.config).clone();
+    config.admin_token = Some(String::new());
+    let state = AppState {
+        config: Arc::new(config),
+        ..app.state.clone()
+    };
+    let router = wharf_registry::app(state);
+    for authorization in ["Basic Og==", "Basic Og", "Bearer ", "Bearer"] {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/tokens")
+            .header("authorization", authorization)
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"name":"x","scopes":["admin"]}"#))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router.clone(), request)
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+    }
+}
+
+async fn a_token_never_outlives_the_token_that_made_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let made = create_token(
+        &app,
+        ADMIN,
+        json!({"name": "ci", "owner": "alice", "scopes": ["publish"], "expires_in_days": 2}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let parent = made.json()["token_secret"].as_str().unwrap().to_owned();
+    let parent_expiry = made.json()["expires_at"].as_i64().unwrap();
+
+    // Asked for no expiry, the child expires with its parent.
+    let child = create_token(
+        &app,
+        &parent,
+        json!({"name": "child", "scopes": ["publish"]}),
+    )
+    .await;
+    assert_eq!(child.status, StatusCode::CREATED, "{:?}", child.body);
+    assert_eq!(child.json()["expires_at"].as_i64(), Some(parent_expiry));
+
+    // Asked for longer, it is refused, naming the field and what is possible.
+    let longer = create_token(
+        &app,
+        &parent,
+        json!({"name": "child", "scopes": ["publish"], "expires_in_days": 30}),
+    )
+    .await;
+    assert_eq!(
+        (longer.status, longer.code()),
+        (StatusCode::FORBIDDEN, "DENIED".into())
+    );
+    assert!(
+        longer.message().contains("`expires_in_days`") && longer.message().contains("at most 1"),
+        "{}",
+        longer.message()
+    );
+
+    // Shorter is fine.
+    let shorter = create_token(
+        &app,
+        &parent,
+        json!({"name": "child", "scopes": ["publish"], "expires_in_days": 1}),
+    )
+    .await;
+    assert_eq!(shorter.status, StatusCode::CREATED, "{:?}", shorter.body);
+    let expiry = shorter.json()["expires_at"].as_i64().unwrap();
+    assert!(expiry < parent_expiry && expiry > parent_expiry - 2 * DAY_MS);
+
+    // The admin of the whole registry still makes tokens that never expire.
+    let forever = create_token(
+        &app,
+        ADMIN,
+        json!({"name": "forever", "owner": "alice", "scopes": ["publish"]}),
+    )
+    .await;
+    assert_eq!(forever.status, StatusCode::CREATED);
+    assert!(forever.json()["expires_at"].is_null());
+}
+
+async fn an_admin_tokens_namespace_list_binds_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let bytes = wharf_bundled::component("flate").unwrap().bytes;
+    let acme_admin = app.token("ops", &["admin"], Some(&["acme"])).await;
+    let alice = app.token("alice", &["publish", "yank"], None).await;
+    for name in ["acme:zip", "globex:zip"] {
+        let reply = app.publish(&alice, name, "1.0.0", bytes).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}");
+    }
+
+    // In its namespace it is an admin: alice owns acme, yet it publishes and yanks.
+    assert_eq!(
+        app.publish(&acme_admin, "acme:zip", "1.0.1", bytes)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let yank = app
+        .request(
+            Method::PUT,
+            "/api/v1/packages/acme/zip/versions/1.0.0/yank",
+            Some(&acme_admin),
+            "",
+        )
+        .await;
+    assert_eq!(yank.status, StatusCode::NO_CONTENT);
+
+    // Elsewhere it is nothing: not over the JSON API...
+    let publish = app.publish(&acme_admin, "globex:zip", "2.0.0", bytes).await;
+    assert_eq!(
+        (publish.status, publish.code()),
+        (StatusCode::FORBIDDEN, "DENIED".into())
+    );
+    assert!(
+        publish.message().contains("`globex`"),
+        "{}",
+        publish.message()
+    );
+    let yank = app
+        .request(
+            Method::PUT,
+            "/api/v1/packages/globex/zip/versions/1.0.0/yank",
+            Some(&acme_admin),
+            "",
+        )
+        .await;
+    assert_eq!(yank.status, StatusCode::FORBIDDEN);
+    let owners = app
+        .request(
+            Method::PUT,
+            "/api/v1/namespaces/globex/owners/ops",
+            Some(&acme_admin),
+            "",
+        )
+        .await;
+    assert_eq!(owners.status, StatusCode::FORBIDDEN);
+    // ...nor over OCI...
+    let upload = app
+        .request(
+            Method::POST,
+            "/v2/globex/zip/blobs/uploads/",
+            Some(&acme_admin),
+            "",
+        )
+        .await;
+    assert_eq!(upload.status, StatusCode::FORBIDDEN);
+    // ...nor through a token it makes...
+    let wider = create_token(
+        &app,
+        &acme_admin,
+        json!({"name": "wider", "scopes": ["publish"], "namespaces": ["globex"]}),
+    )
+    .await;
+    assert_eq!(wider.status, StatusCode::FORBIDDEN);
+    let unlisted = create_token(
+        &app,
+        &acme_admin,
+        json!({"name": "all", "scopes": ["admin"]}),
+    )
+    .await;
+    assert_eq!(unlisted.status, StatusCode::CREATED);
+    assert_eq!(unlisted.json()["namespaces"], json!(["acme"]));
+    // ...and nothing that concerns the whole registry.
+    for (method, uri) in [
+        (Method::GET, "/api/v1/tokens?owner=alice"),
+        (Method::POST, "/api/v1/admin/gc"),
+        (Method::GET, "/api/v1/admin/fsck"),
+    ] {
+        let reply = app.request(method, uri, Some(&acme_admin), "").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    let for_bob = create_token(
+        &app,
+        &acme_admin,
+        json!({"name": "b", "owner": "bob", "scopes": ["publish"]}),
+    )
+    .await;
+    assert_eq!(for_bob.status, StatusCode::FORBIDDEN);
+}
+
+async fn the_anonymous_bearer_is_nobody(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    // A real user may be called `anonymous`.
+    let theirs = create_token(
+        &app,
+        ADMIN,
+        json!({"name": "theirs", "owner": "anonymous", "scopes": ["publish"]}),
+    )
+    .await;
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    let id = theirs.json()["id"].as_str().unwrap().to_owned();
+    let secret = theirs.json()["token_secret"].as_str().unwrap().to_owned();
+
+    let issued = app.get("/v2/token?scope=repository:acme/zip:pull").await;
+    assert_eq!(issued.status, StatusCode::OK);
+    let bearer = issued.json()["token"].as_str().unwrap().to_owned();
+
+    // Valid for OCI clients, and for reads...
+    assert_eq!(
+        app.request(Method::GET, "/v2/", Some(&bearer), "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.request(Method::GET, "/api/v1/packages", Some(&bearer), "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // ...but no user: it lists, makes and revokes no tokens.
+    let list = app
+        .request(Method::GET, "/api/v1/tokens", Some(&bearer), "")
+        .await;
+    assert_eq!(list.status, StatusCode::UNAUTHORIZED, "{:?}", list.body);
+    let revoke = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&bearer),
+            "",
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::UNAUTHORIZED);
+    let create = create_token(&app, &bearer, json!({"name": "x", "scopes": ["publish"]})).await;
+    assert_eq!(create.status, StatusCode::UNAUTHORIZED);
+    let mine = app
+        .request(Method::GET, "/api/v1/tokens", Some(&secret), "")
+        .await;
+    assert_eq!(
+        mine.json()[0]["revoked"],
+        false,
+        "the user's token lives on"
+    );
+}
+
+/// Pushes `bytes` to `repository` over OCI in one request; its digest.
+async fn push_blob(app: &TestApp, repository: &str, bytes: &[u8]) -> String {
+    let digest = wharf_types::Digest::of(bytes).to_string();
+    let reply = app
+        .request(
+            Method::POST,
+            &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+            Some(ADMIN),
+            bytes.to_vec(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    digest
+}
+
+async fn a_blob_deleted_from_every_repository_is_no_longer_served(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let bytes = b"a layer two repositories share";
+    let digest = push_blob(&app, "acme/one", bytes).await;
+    push_blob(&app, "acme/two", bytes).await;
+    let download = format!("/api/v1/blobs/{digest}");
+    assert_eq!(app.get(&download).await.body.as_ref(), bytes);
+
+    let app = &app;
+    let delete = |repository: &str| {
+        let uri = format!("/v2/{repository}/blobs/{digest}");
+        async move { app.request(Method::DELETE, &uri, Some(ADMIN), "").await }
+    };
+    assert_eq!(delete("acme/one").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.get(&download).await.status,
+        StatusCode::OK,
+        "acme/two still serves it"
+    );
+    assert_eq!(delete("acme/two").await.status, StatusCode::ACCEPTED);
+    let gone = app.get(&download).await;
+    assert_eq!(
+        (gone.status, gone.code()),
+        (StatusCode::NOT_FOUND, "BLOB_UNKNOWN".into()),
+        "deleted everywhere, though the bytes wait for the collector"
+    );
+
+    // A published version's bytes stay served by digest, yanked or not.
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = app
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let digest = published.json()["digest"].as_str().unwrap().to_owned();
+    let yank = format!(
+        "/api/v1/packages/wharf/flate/versions/{}/yank",
+        flate.version
+    );
+    app.request(Method::PUT, &yank, Some(ADMIN), "").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/blobs/{digest}"))
+            .await
+            .body
+            .as_ref(),
+        flate.bytes
+    );
+}
+
+async fn versions_over_128_characters_are_refused_at_publish(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let longest = format!("1.0.0-{}", "a".repeat(128 - 6));
+    assert_eq!(longest.len(), 128);
+    let too_long = format!("{longest}b");
+
+    let refused = app
+        .publish(ADMIN, flate.package, &too_long, flate.bytes)
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "VERSION_INVALID".into())
+    );
+    assert!(
+        refused.message().contains("`version`")
+            && refused.message().contains("129 characters")
+            && refused.message().contains("at most 128"),
+        "{}",
+        refused.message()
+    );
+    let versions = app.get("/api/v1/packages/wharf/flate").await;
+    assert_eq!(versions.status, StatusCode::NOT_FOUND, "nothing was kept");
+
+    // The longest accepted version is reachable over OCI as a tag.
+    let accepted = app
+        .publish(ADMIN, flate.package, &longest, flate.bytes)
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
+    let manifest = app
+        .get(&format!("/v2/wharf/flate/manifests/{longest}"))
+        .await;
+    assert_eq!(manifest.status, StatusCode::OK);
+}
+
+async fn a_private_registry_keeps_its_metrics_private(backend: Backend) {
+    let app = TestApp::with(backend, |c| c.anonymous_read = false).await;
+    let anonymous = app.get("/metrics").await;
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (StatusCode::UNAUTHORIZED, "UNAUTHORIZED".into())
+    );
+    let token = app.token("prometheus", &["publish"], Some(&["none"])).await;
+    let scraped = app.request(Method::GET, "/metrics", Some(&token), "").await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&scraped.body).contains("wharf_http_requests_total"));
+
+    let public = TestApp::new(backend).await;
+    assert_eq!(public.get("/metrics").await.status, StatusCode::OK);
+}
+
+async fn pages_downloads_and_errors_carry_the_browser_protections(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let published = app
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let digest = published.json()["digest"].as_str().unwrap().to_owned();
+    for uri in [
+        "/".to_owned(),
+        format!("/packages/wharf/flate/{}", flate.version),
+        format!(
+            "/api/v1/packages/wharf/flate/versions/{}/content",
+            flate.version
+        ),
+        format!("/api/v1/blobs/{digest}"),
+        format!("/v2/wharf/flate/blobs/{digest}"),
+        "/api/v1/packages/wharf/nothing".to_owned(),
+        "/no/such/page".to_owned(),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(reply.header("x-frame-options"), "DENY", "{uri}");
+        let policy = reply.header("content-security-policy");
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+            "{uri}: {policy}"
+        );
+    }
+}
+
+async fn a_page_past_any_result_count_is_refused_not_overflowed(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    for uri in [
+        format!("/api/v1/packages?page={}&per_page=100", i64::MAX),
+        format!("/api/v1/packages?page={}&per_page=2", i64::MAX / 2 + 2),
+        format!("/search?q=&page={}", i64::MAX),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        let text = String::from_utf8_lossy(&reply.body);
+        assert!(
+            text.contains("PAGINATION_INVALID") && text.contains("`page`"),
+            "{uri}: {text}"
+        );
+    }
+    // The last page that can be asked for is fine, and empty.
+    let far = app
+        .get(&format!("/api/v1/packages?page={}&per_page=1", i64::MAX))
+        .await;
+    assert_eq!(far.status, StatusCode::OK, "{:?}", far.body);
+    assert_eq!(far.json()["packages"], json!([]));
+}
