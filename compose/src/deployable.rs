@@ -407,7 +407,11 @@ fn provider(
                 importer: importer.describe(),
                 import: import.to_owned(),
                 plug: plug.describe(),
-                exports: plug.exports.clone(),
+                // What it offers to plug into: an initializer is for a host, not a socket.
+                exports: (plug.exports.iter())
+                    .filter(|e| *e != PRE_INITIALIZER)
+                    .cloned()
+                    .collect(),
             });
         }
         let riders: Vec<_> = children()
