@@ -55,6 +55,11 @@ use crate::storage::BlobStore;
 pub struct Config {
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// The URL clients reach the registry at, `http(s)://host[:port]`: the OCI token
+    /// realm, the well-known document and the pages' commands name it. Never taken
+    /// from a request's `Host` header, which the client chooses. Default: `http://`
+    /// and the listen address ([`Server::bind`] fills in the port it bound).
+    pub public_url: Option<String>,
     /// The SQLite file and the blobs live here unless configured elsewhere.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/wharf.db`.
@@ -88,6 +93,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            public_url: None,
             data_dir: data_dir.into(),
             database_url: None,
             max_upload_bytes: 64 << 20,
@@ -109,6 +115,23 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("storage").display().to_string())
     }
 
+    /// The URL clients reach the registry at, without a trailing slash: the
+    /// configured one, else `http://<listen address>`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The `host[:port]` of [`Config::public_url`], as OCI clients name a registry.
+    pub fn public_authority(&self) -> String {
+        let url = self.public_url();
+        url.split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .to_owned()
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(
@@ -116,6 +139,31 @@ impl Config {
                 self.data_dir.join("wharf.db").display()
             )
         })
+    }
+}
+
+/// Checks a public URL (`--public-url`): `http://` or `https://`, a host, an optional
+/// port, and nothing after it (the OCI API lives at `/v2/` of the host, so no path);
+/// answers it without a trailing slash, or says what is wrong.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let wrong = |why: &str| format!("`public_url` {text:?} {why}; expected `https://host[:port]`");
+    let Some((scheme, authority)) = text.split_once("://") else {
+        return Err(wrong("has no scheme"));
+    };
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    if scheme != "http" && scheme != "https" {
+        return Err(wrong("is neither http nor https"));
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err(wrong(
+            "has a path, query or fragment (the registry serves at the root)",
+        ));
+    }
+    match authority.parse::<axum::http::uri::Authority>() {
+        Ok(a) if !a.host().is_empty() && !authority.contains('@') => {
+            Ok(format!("{scheme}://{authority}"))
+        }
+        _ => Err(wrong("has no valid host")),
     }
 }
 
@@ -136,6 +184,9 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         if let Some(token) = &config.admin_token {
             auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
+        }
+        if let Some(url) = &config.public_url {
+            parse_public_url(url).map_err(anyhow::Error::msg)?;
         }
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
@@ -226,10 +277,20 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(config: Config) -> anyhow::Result<Self> {
-        let listen = config.listen;
+    pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // The default public URL is the address actually bound (port 0 becomes the port
+        // picked), so tokens' realm is reachable.
+        config.listen = listener.local_addr()?;
+        if config.public_url.is_none() && config.listen.ip().is_unspecified() {
+            tracing::warn!(
+                listen = %config.listen,
+                "listening on every interface without --public-url: clients are sent to \
+                 http://{} for tokens; set --public-url to the address they reach",
+                config.listen
+            );
+        }
         let state = AppState::open(config).await?;
-        let listener = tokio::net::TcpListener::bind(listen).await?;
         Ok(Self { listener, state })
     }
 

@@ -471,3 +471,123 @@ async fn a_page_past_any_result_count_is_refused_not_overflowed(backend: Backend
     assert_eq!(far.status, StatusCode::OK, "{:?}", far.body);
     assert_eq!(far.json()["packages"], json!([]));
 }
+
+/// A request to the in-process app with a `Host` header of the client's choosing.
+async fn with_host(app: &TestApp, uri: &str, host: &str) -> common::Reply {
+    app.send(
+        Request::builder()
+            .uri(uri)
+            .header("host", host)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_token_realm_and_well_known_document_name_the_public_url_not_the_host() {
+    let app = TestApp::with(Backend::Sqlite, |c| {
+        c.public_url = Some("https://wasm.example.test:8443/".into())
+    })
+    .await;
+    let forged = "attacker.example.test";
+    let probe = with_host(&app, "/v2/", forged).await;
+    assert_eq!(probe.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        probe.header("www-authenticate"),
+        r#"Bearer realm="https://wasm.example.test:8443/v2/token",service="wharf""#
+    );
+    let well_known = with_host(&app, "/.well-known/wasm-pkg/registry.json", forged).await;
+    assert_eq!(
+        well_known.json()["oci"]["registry"],
+        "wasm.example.test:8443"
+    );
+
+    // Private: a pull is challenged, and the challenge names the public URL too.
+    let private = TestApp::with(Backend::Sqlite, |c| {
+        c.anonymous_read = false;
+        c.public_url = Some("https://wasm.example.test".into());
+    })
+    .await;
+    let pull = with_host(&private, "/v2/acme/zip/manifests/1.0.0", forged).await;
+    assert_eq!(pull.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        pull.header("www-authenticate"),
+        r#"Bearer realm="https://wasm.example.test/v2/token",service="wharf",scope="repository:acme/zip:pull""#
+    );
+    let flate = wharf_bundled::component("flate").unwrap();
+    private
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let page = private
+        .send(
+            Request::builder()
+                .uri("/packages/wharf/flate")
+                .header("host", forged)
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let page = String::from_utf8_lossy(&page.body);
+    assert!(
+        page.contains("--registry wasm.example.test") && !page.contains(forged),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_public_url_defaults_to_the_address_the_server_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let server = wharf_registry::Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    let app = TestApp::with(Backend::Sqlite, |c| {
+        *c = (*server.state().config).clone();
+        c.admin_token = Some(ADMIN.into());
+    })
+    .await;
+    let probe = with_host(&app, "/v2/", "attacker.example.test").await;
+    assert_eq!(
+        probe.header("www-authenticate"),
+        format!(r#"Bearer realm="http://{addr}/v2/token",service="wharf""#)
+    );
+    let well_known = with_host(
+        &app,
+        "/.well-known/wasm-pkg/registry.json",
+        "attacker.example.test",
+    )
+    .await;
+    assert_eq!(well_known.json()["oci"]["registry"], addr.to_string());
+}
+
+#[tokio::test]
+async fn a_public_url_that_is_not_an_http_origin_stops_the_start() {
+    for (url, why) in [
+        ("wasm.example.test", "no scheme"),
+        ("ftp://wasm.example.test", "neither http nor https"),
+        ("https://wasm.example.test/registry", "path"),
+        ("https://wasm.example.test?x=1", "query"),
+        ("https://", "no valid host"),
+        ("https://user@wasm.example.test", "no valid host"),
+    ] {
+        let error = wharf_registry::parse_public_url(url).unwrap_err();
+        assert!(
+            error.contains("`public_url`") && error.contains(why),
+            "{url}: {error}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.public_url = Some(url.into());
+        let Err(error) = AppState::open(config).await else {
+            panic!("{url} was accepted");
+        };
+        assert!(error.to_string().contains("`public_url`"), "{url}: {error}");
+    }
+    assert_eq!(
+        wharf_registry::parse_public_url("http://127.0.0.1:7878/").unwrap(),
+        "http://127.0.0.1:7878"
+    );
+}

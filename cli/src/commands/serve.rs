@@ -42,12 +42,18 @@ impl StoreArgs {
 /// database and an S3 bucket.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
+    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --public-url https://wasm.example.com --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
 )]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
+    /// The URL clients reach the registry at, `http(s)://host[:port]` (behind a proxy
+    /// or TLS terminator, the outside one): OCI clients are sent to its `/v2/token`
+    /// for tokens and `wkg` is pointed at its host. Default: `http://` and the listen
+    /// address. Never taken from a request's `Host` header.
+    #[arg(long, env = "WHARF_PUBLIC_URL", value_parser = wharf_registry::parse_public_url)]
+    public_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
     /// The largest accepted upload, e.g. `64MiB`.
@@ -82,6 +88,7 @@ impl Args {
         }
         let mut config = self.store.config();
         config.listen = self.listen;
+        config.public_url = self.public_url;
         config.max_upload_bytes = self.max_upload;
         config.admin_token = self.admin_token;
         config.anonymous_read = !self.private;
