@@ -431,12 +431,17 @@ impl Ctx {
                 "pushing needs credentials".into(),
             ));
         };
+        // Every repository belongs to the namespace of its first segment, and every
+        // namespace pushed to has an owner: the first pusher claims it, as a publish
+        // does, so nothing lands where a later owner would find a stranger's tags.
         let namespace = name.split('/').next().unwrap_or(name);
         principal.require(Scope::Publish, namespace)?;
-        if !principal.is_admin_of(namespace)
-            && self.state.db.namespace_exists(namespace).await?
-            && !self.state.db.is_owner(namespace, &principal.user).await?
-        {
+        let owner = self
+            .state
+            .db
+            .claim_namespace(namespace, &principal.user, crate::now_ms())
+            .await?;
+        if !owner && !principal.is_admin_of(namespace) {
             return Err(oci(
                 StatusCode::FORBIDDEN,
                 "DENIED",

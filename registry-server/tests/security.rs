@@ -20,6 +20,8 @@ on_both_databases!(
     a_private_registry_keeps_its_metrics_private,
     pages_downloads_and_errors_carry_the_browser_protections,
     a_page_past_any_result_count_is_refused_not_overflowed,
+    the_first_oci_pusher_owns_the_namespace,
+    namespaces_pushed_to_before_upgrading_are_left_to_the_admin,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -589,5 +591,232 @@ async fn a_public_url_that_is_not_an_http_origin_stops_the_start() {
     assert_eq!(
         wharf_registry::parse_public_url("http://127.0.0.1:7878/").unwrap(),
         "http://127.0.0.1:7878"
+    );
+}
+
+/// Pushes `bytes` as a blob into `repository` with `token`; the reply.
+async fn push_blob_as(app: &TestApp, token: &str, repository: &str, bytes: &[u8]) -> common::Reply {
+    let digest = wharf_types::Digest::of(bytes);
+    app.request(
+        Method::POST,
+        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+        Some(token),
+        bytes.to_vec(),
+    )
+    .await
+}
+
+/// Tags, in `repository`, an image manifest whose config is `config` (pushed already).
+async fn tag_as(
+    app: &TestApp,
+    token: &str,
+    repository: &str,
+    tag: &str,
+    config: &[u8],
+) -> common::Reply {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": wharf_types::Digest::of(config).to_string(),
+            "size": config.len(),
+        },
+        "layers": [],
+    });
+    app.send(
+        Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/v2/{repository}/manifests/{tag}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(Body::from(manifest.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// A 403 `DENIED` that names `namespace`.
+fn assert_denied(reply: &common::Reply, namespace: &str, what: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "DENIED".into()),
+        "{what}: {:?}",
+        reply.body
+    );
+    assert!(
+        reply.message().contains(&format!("`{namespace}`")),
+        "{what}: {}",
+        reply.message()
+    );
+}
+
+async fn the_first_oci_pusher_owns_the_namespace(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let alice = app.token("alice", &["publish", "owners"], None).await;
+    let bob = app.token("bob", &["publish", "yank"], None).await;
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
+
+    // Alice pushes into `acme/zip` before anyone published to `acme`: she claims it.
+    assert_eq!(
+        push_blob_as(&app, &alice, "acme/zip", config).await.status,
+        StatusCode::CREATED
+    );
+    let tagged = tag_as(&app, &alice, "acme/zip", "stable", config).await;
+    assert_eq!(tagged.status, StatusCode::CREATED, "{:?}", tagged.body);
+    let namespace = app.get("/api/v1/namespaces/acme").await;
+    assert_eq!(namespace.json()["owners"], json!(["alice"]));
+
+    // Bob can neither publish into it (and so claim it, with her tag beside his
+    // versions), nor push, move or delete anything in it.
+    let flate = wharf_bundled::component("flate").unwrap();
+    assert_denied(
+        &app.publish(&bob, "acme:zip", "1.0.0", flate.bytes).await,
+        "acme",
+        "publish",
+    );
+    assert_denied(
+        &push_blob_as(&app, &bob, "acme/zip", b"bob's layer").await,
+        "acme",
+        "blob push",
+    );
+    assert_denied(
+        &tag_as(&app, &bob, "acme/zip", "stable", config).await,
+        "acme",
+        "moving a tag",
+    );
+    assert_denied(
+        &tag_as(&app, &bob, "acme/other", "latest", config).await,
+        "acme",
+        "a new repository in the namespace",
+    );
+    let delete = app
+        .request(
+            Method::DELETE,
+            "/v2/acme/zip/manifests/stable",
+            Some(&bob),
+            "",
+        )
+        .await;
+    assert_denied(&delete, "acme", "deleting a tag");
+    let tags = app.get("/v2/acme/zip/tags/list").await;
+    assert_eq!(tags.json()["tags"], json!(["stable"]));
+
+    // Repositories that are no package name have an owner too: the first segment is
+    // the namespace, whatever its shape.
+    for repository in ["my.org/tools/lint", "busybox"] {
+        let namespace = repository.split('/').next().unwrap();
+        assert_eq!(
+            push_blob_as(&app, &alice, repository, config).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            tag_as(&app, &alice, repository, "v1", config).await.status,
+            StatusCode::CREATED
+        );
+        assert_denied(
+            &tag_as(&app, &bob, repository, "v1", config).await,
+            namespace,
+            repository,
+        );
+        let delete = app
+            .request(
+                Method::DELETE,
+                &format!("/v2/{repository}/manifests/v1"),
+                Some(&bob),
+                "",
+            )
+            .await;
+        assert_denied(&delete, namespace, repository);
+    }
+
+    // An owner she adds may push; the admin always may.
+    let added = app
+        .request(
+            Method::PUT,
+            "/api/v1/namespaces/acme/owners/bob",
+            Some(&alice),
+            "",
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(
+        tag_as(&app, &bob, "acme/zip", "bobs", config).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        tag_as(&app, ADMIN, "busybox", "admins", config)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+}
+
+async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    // A repository pushed before pushes claimed namespaces: a tag and its manifest in
+    // `legacy/zip`, and nobody owns `legacy`.
+    let pool = app.state.db.pool();
+    sqlx::query(
+        "INSERT INTO oci_manifests (repository, digest, media_type, size, created_at) \
+         VALUES ('legacy/zip', 'sha256:00', 'application/vnd.oci.image.manifest.v1+json', 2, 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO oci_tags (repository, tag, digest, updated_at) \
+         VALUES ('legacy/zip', 'stable', 'sha256:00', 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let migration = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0005_oci_owners.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0005_oci_owners.sql"),
+    };
+    sqlx::raw_sql(migration).execute(pool).await.unwrap();
+
+    // The migration claimed `legacy` for nobody: no user may push, delete or publish
+    // there (nor claim it by publishing first)...
+    let bob = app.token("bob", &["publish"], None).await;
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
+    assert_denied(
+        &push_blob_as(&app, &bob, "legacy/zip", config).await,
+        "legacy",
+        "push",
+    );
+    let delete = app
+        .request(
+            Method::DELETE,
+            "/v2/legacy/zip/manifests/stable",
+            Some(&bob),
+            "",
+        )
+        .await;
+    assert_denied(&delete, "legacy", "delete");
+    let flate = wharf_bundled::component("flate").unwrap();
+    assert_denied(
+        &app.publish(&bob, "legacy:zip", "1.0.0", flate.bytes).await,
+        "legacy",
+        "publish",
+    );
+    // ...until the admin, who still may, hands it to someone.
+    assert_eq!(
+        push_blob_as(&app, ADMIN, "legacy/zip", config).await.status,
+        StatusCode::CREATED
+    );
+    let added = app
+        .request(
+            Method::PUT,
+            "/api/v1/namespaces/legacy/owners/bob",
+            Some(ADMIN),
+            "",
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(
+        push_blob_as(&app, &bob, "legacy/zip", config).await.status,
+        StatusCode::CREATED
     );
 }
