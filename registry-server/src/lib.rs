@@ -87,6 +87,12 @@ pub struct Config {
     pub storage: Option<String>,
     /// How to reach an `s3://` storage.
     pub s3: storage::s3::S3Options,
+    /// How long a client may take to send a request's head (its line and headers);
+    /// past it the connection is closed. Also bounds how long an idle keep-alive
+    /// connection waits for its next request.
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -106,6 +112,8 @@ impl Config {
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
             storage: None,
             s3: storage::s3::S3Options::default(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -218,6 +226,12 @@ impl AppState {
     }
 }
 
+/// How long a client may take to send a request's head, by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections served at once, by default (under the common `ulimit -n` of 4096 with
+/// room for the database, the blob files and the listener).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+
 /// The largest blob kept in the memory cache.
 pub const CACHED_BLOB_MAX: usize = 8 << 20;
 
@@ -270,6 +284,80 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
+/// What one connection may hold: a client that never finishes its request head (a
+/// slowloris) is cut off, and a flood of connections waits in the backlog rather than
+/// exhausting file descriptors and memory.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: std::time::Duration,
+    max_connections: usize,
+}
+
+/// Serves `app` on `listener` (HTTP/1.1, and HTTP/2 with prior knowledge, as
+/// `axum::serve` does) within `limits` until `shutdown`; then stops accepting, lets
+/// requests in flight finish and closes idle connections.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first, then a connection: at the cap, new ones wait in the backlog.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                // The guard `wait_for` answers is not `Send`: drop it inside.
+                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     listener: tokio::net::TcpListener,
@@ -278,6 +366,11 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
+        if config.header_read_timeout.is_zero() {
+            anyhow::bail!(
+                "`header_read_timeout` must be more than zero: 0 closes every connection"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         // The default public URL is the address actually bound (port 0 becomes the port
         // picked), so tokens' realm is reachable.
@@ -327,9 +420,11 @@ impl Server {
                 }
             })
         });
-        axum::serve(self.listener, app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.config.header_read_timeout,
+            max_connections: self.state.config.max_connections,
+        };
+        serve_connections(self.listener, app(self.state), limits, shutdown).await;
         if let Some(collector) = collector {
             collector.abort();
         }

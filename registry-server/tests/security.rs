@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -818,5 +819,125 @@ async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Ba
     assert_eq!(
         push_blob_as(&app, &bob, "legacy/zip", config).await.status,
         StatusCode::CREATED
+    );
+}
+
+/// A registry serving on a free loopback port as `wharf serve` runs it, on a runtime
+/// of its own with two workers (so a test's client is never starved by the server it
+/// tests); stopped, without waiting for what it is still doing, when dropped.
+struct Running {
+    addr: std::net::SocketAddr,
+    _stop: std::sync::mpsc::SyncSender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn running(configure: impl FnOnce(&mut Config)) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin_token = Some(ADMIN.into());
+    configure(&mut config);
+    let (stop, stopped) = std::sync::mpsc::sync_channel::<()>(0);
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.spawn(async move {
+            let server = wharf_registry::Server::bind(config).await.unwrap();
+            let _ = bound.send(server.local_addr());
+            server.run(std::future::pending()).await
+        });
+        let _ = stopped.recv();
+        runtime.shutdown_background();
+    });
+    Running {
+        addr: addr.await.expect("the registry starts"),
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+/// Opens a connection and sends the start of a request head, never its end.
+async fn stall(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection; panics if it is still
+/// open after `within`.
+async fn until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("the connection is still open after {within:?}"))
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// One whole `GET path` on a connection of its own; the answer.
+async fn get_once(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    until_closed(&mut stream, Duration::from_secs(30)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalled_in_its_request_head_is_cut_off_while_others_are_served() {
+    let timeout = Duration::from_secs(1);
+    let server = running(|c| c.header_read_timeout = timeout).await;
+    let started = Instant::now();
+    let mut stalled = stall(server.addr).await;
+
+    // Others are answered meanwhile...
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // ...and the stalled client is disconnected once its time is up, never answered.
+    let answer = until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(
+        started.elapsed() >= timeout,
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let timeout = Duration::from_secs(1);
+    let server = running(|c| {
+        c.header_read_timeout = timeout;
+        c.max_connections = 2;
+    })
+    .await;
+    let started = Instant::now();
+    // Two stalled clients hold both slots...
+    let _first = stall(server.addr).await;
+    let _second = stall(server.addr).await;
+    // ...so a third is served only once the header timeout frees one of them.
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() >= timeout,
+        "served past the cap after {:?}",
+        started.elapsed()
     );
 }

@@ -76,6 +76,14 @@ pub struct Args {
     /// How long an upload may sit idle before it expires.
     #[arg(long, env = "WHARF_UPLOAD_TTL", default_value = "24h", value_parser = wharf_types::units::parse_duration)]
     upload_ttl: Duration,
+    /// How long a client may take to send a request's line and headers before its
+    /// connection is closed (also how long an idle keep-alive connection is kept).
+    #[arg(long, env = "WHARF_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = crate::host::positive_duration)]
+    header_read_timeout: Duration,
+    /// Connections served at once; more wait until one closes. Keep it under the
+    /// process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = wharf_registry::DEFAULT_MAX_CONNECTIONS, value_parser = crate::host::positive_count)]
+    max_connections: usize,
 }
 
 impl Args {
@@ -95,6 +103,8 @@ impl Args {
         config.gc_interval = self.gc_interval;
         config.gc_grace = self.gc_grace;
         config.upload_ttl = self.upload_ttl;
+        config.header_read_timeout = self.header_read_timeout;
+        config.max_connections = self.max_connections;
         let server = wharf_registry::Server::bind(config).await?;
         println!("wharf registry listening on http://{}", server.local_addr());
         server.run(shutdown_signal()).await
