@@ -235,6 +235,17 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
 /// The largest blob kept in the memory cache.
 pub const CACHED_BLOB_MAX: usize = 8 << 20;
 
+/// Runs CPU-heavy work (validating and decoding packages, diffing, laying out graphs)
+/// on tokio's blocking pool, so that the async workers keep answering everyone else
+/// (`/healthz` included) meanwhile. A panic in `work` is resumed here, as if it had
+/// run inline.
+pub async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -941,3 +941,142 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
         started.elapsed()
     );
 }
+
+/// `bytes` (a component) with a `wharf:provenance` custom section appended.
+fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let name = b"wharf:provenance";
+    let data = provenance.to_string();
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(data.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A provenance whose every plug key appears twice, `levels` deep: each copy of a
+/// level is the parent of both copies of the next.
+fn repeated_keys(levels: usize) -> serde_json::Value {
+    let mut constituents = vec![json!({"key": "deployable.root", "digest": "sha256:00"})];
+    for level in 1..=levels {
+        let key = vec![r#"plugs."acme:deep""#; level].join(".");
+        for _ in 0..2 {
+            constituents.push(json!({"key": key, "digest": "sha256:00"}));
+        }
+    }
+    json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provenance_with_repeated_keys_renders_quickly_and_healthz_answers_meanwhile() {
+    use tokio::io::AsyncWriteExt;
+    let server = running(|_| {}).await;
+    // 1 + 2 * 42 = 85 parts: the old layout walked 2^42 paths (days); 48 took 1 s.
+    let flate = wharf_bundled::component("flate").unwrap();
+    let bytes = with_provenance(flate.bytes, &repeated_keys(42));
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "PUT /api/v1/packages/acme/edge/versions/1.0.0 HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+                 authorization: Bearer {ADMIN}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bytes.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let published = until_closed(&mut stream, Duration::from_secs(30)).await;
+    assert!(published.starts_with("HTTP/1.1 201"), "{published}");
+
+    // Two renders at once (as many as the server has workers).
+    let started = Instant::now();
+    let addr = server.addr;
+    let renders: Vec<_> = [
+        "/packages/acme/edge/1.0.0/deployable",
+        "/packages/acme/edge/1.0.0/graph.svg",
+    ]
+    .into_iter()
+    .map(|path| tokio::spawn(async move { get_once(addr, path).await }))
+    .collect();
+    // Until both are drawn (at most 5 s), the server answers health checks within 2 s.
+    loop {
+        let health = tokio::time::timeout(Duration::from_secs(2), get_once(addr, "/healthz"))
+            .await
+            .expect("/healthz answers within 2 s while graphs are drawn");
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        if renders.iter().all(|r| r.is_finished()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "graphs of 85 parts take more than 5 s"
+        );
+    }
+    for render in renders {
+        let answer = render.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.contains("Composition of acme:edge@1.0.0"),
+            "{answer}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let constituents: Vec<_> = (0..257)
+        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
+        .collect();
+    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+    let refused = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &with_provenance(flate.bytes, &provenance),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "PROVENANCE_INVALID".into())
+    );
+    assert!(
+        refused.message().contains("`constituents`")
+            && refused.message().contains("257")
+            && refused.message().contains("at most 256"),
+        "{}",
+        refused.message()
+    );
+    // The largest accepted provenance publishes.
+    let constituents: Vec<_> = (0..256)
+        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
+        .collect();
+    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+    let accepted = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &with_provenance(flate.bytes, &provenance),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
+}

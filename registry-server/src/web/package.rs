@@ -92,7 +92,9 @@ async fn render(
         host: registry_host(state),
     };
     let title = format!("{}@{}", data.version.name, data.version.version);
-    Ok(Page(layout::page(&title, None, page(&data))))
+    // Highlighting the WIT text is CPU work: off the workers.
+    let body = crate::cpu(move || page(&data)).await;
+    Ok(Page(layout::page(&title, None, body)))
 }
 
 fn page(d: &Data) -> Markup {
