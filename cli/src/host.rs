@@ -87,6 +87,24 @@ fn env_grant(kv: &str, source: &str) -> anyhow::Result<(String, String)> {
     }
 }
 
+/// A duration flag that zero would make useless (a header read timeout of 0 closes
+/// every connection at once).
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match wharf_host::parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}` must be more than zero")),
+        d => Ok(d),
+    }
+}
+
+/// A count of at least one.
+pub fn positive_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err(format!("`{text}` must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
+}
+
 /// A deploy manifest's `[limits]` over the host's defaults.
 pub fn manifest_limits(declared: &wharf_compose::manifest::Limits) -> Limits {
     let mut limits = Limits::default();
@@ -135,6 +153,13 @@ pub struct LimitArgs {
     /// How long a request waits for a slot before it gets 503. [default: 1s]
     #[arg(long, value_name = "DURATION", value_parser = wharf_host::parse_duration)]
     pub queue_timeout: Option<Duration>,
+    /// How long a client may take to send a request's line and headers before its
+    /// connection is closed. [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// Connections served at once; more wait until one closes. [default: 2048]
+    #[arg(long, value_name = "N", value_parser = positive_count)]
+    pub max_connections: Option<usize>,
     /// Where compiled code is cached. [default: $XDG_CACHE_HOME/wharf/compiled]
     #[arg(long, env = "WHARF_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -165,6 +190,8 @@ impl LimitArgs {
             max_response_body: self.max_response_body.unwrap_or(base.max_response_body),
             max_concurrency: self.max_concurrency.unwrap_or(base.max_concurrency),
             queue_timeout: self.queue_timeout.unwrap_or(base.queue_timeout),
+            header_read_timeout: self.header_read_timeout.unwrap_or(base.header_read_timeout),
+            max_connections: self.max_connections.unwrap_or(base.max_connections),
         }
     }
 

@@ -135,3 +135,57 @@ fn serve_refuses_an_empty_or_short_admin_token() {
         );
     }
 }
+
+#[test]
+fn serve_names_its_public_url_in_the_token_realm_whatever_the_host_header() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://wasm.example.test/",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("WHARF_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /v2/ HTTP/1.1\r\nhost: attacker.example.test\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        answer.contains(r#"realm="https://wasm.example.test/v2/token""#)
+            && !answer.contains("attacker"),
+        "{answer}"
+    );
+
+    // A public URL that is no http(s) origin stops the start, naming the flag.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--public-url"])
+        .arg("wasm.example.test")
+        .arg("--data-dir")
+        .arg(dir.path());
+    let stderr = refused::refused_start(command);
+    assert!(
+        stderr.contains("--public-url") && stderr.contains("has no scheme"),
+        "{stderr}"
+    );
+}

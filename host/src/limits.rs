@@ -25,6 +25,11 @@ pub struct Limits {
     /// How long a request waits for a slot before it is answered 503 (the wait
     /// counts against its deadline too).
     pub queue_timeout: Duration,
+    /// How long a client may take to send a request's head (line and headers); past
+    /// it the connection is closed, so stalled clients cannot hold connections open.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +41,8 @@ impl Default for Limits {
             max_response_body: 64 << 20,
             max_concurrency: 64,
             queue_timeout: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 2048,
         }
     }
 }

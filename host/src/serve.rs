@@ -466,11 +466,13 @@ fn plain(status: StatusCode, message: &'static str) -> Response<HyperOutgoingBod
 /// then stops accepting, lets requests in flight finish (each is bounded by the
 /// deadline) and closes idle connections, and returns.
 pub async fn serve(listener: TcpListener, served: Arc<Served>, shutdown: impl Future<Output = ()>) {
+    let limits = served.limits().clone();
     let service = move |request: Request<Incoming>| {
         let served = served.clone();
         async move { Ok::<_, Infallible>(served.handle(request).await) }
     };
-    accept_loop(listener, service, shutdown).await;
+    let connections = (limits.header_read_timeout, limits.max_connections);
+    accept_loop(listener, service, connections, shutdown).await;
 }
 
 /// Serves the metrics in Prometheus's text format at `GET /metrics` on a listener
@@ -497,11 +499,19 @@ pub async fn serve_metrics(
             Ok::<_, Infallible>(response)
         }
     };
-    accept_loop(listener, service, shutdown).await;
+    let limits = Limits::default();
+    let connections = (limits.header_read_timeout, limits.max_connections);
+    accept_loop(listener, service, connections, shutdown).await;
 }
 
-async fn accept_loop<S, F, B>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>)
-where
+/// `connection_limits`: how long a request head may take to arrive, and how many
+/// connections are served at once (more wait in the backlog for a slot).
+async fn accept_loop<S, F, B>(
+    listener: TcpListener,
+    service: S,
+    connection_limits: (Duration, usize),
+    shutdown: impl Future<Output = ()>,
+) where
     S: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
     B: hyper::body::Body + Send + 'static,
@@ -510,11 +520,16 @@ where
 {
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let (header_read_timeout, max_connections) = connection_limits;
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => {
+            (slot, accepted) = async {
+                let slot = slots.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            } => {
                 let stream = match accepted {
                     Ok((stream, _)) => stream,
                     Err(e) => {
@@ -528,8 +543,11 @@ where
                 let service = service.clone();
                 let mut stopping = stopping.clone();
                 connections.spawn(async move {
+                    let _slot = slot;
                     let connection = http1::Builder::new()
                         .keep_alive(true)
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_read_timeout)
                         .serve_connection(TokioIo::new(stream), hyper::service::service_fn(service));
                     tokio::pin!(connection);
                     tokio::select! {

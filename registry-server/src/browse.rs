@@ -218,16 +218,23 @@ impl AppState {
                         .blob_bytes(&digest)
                         .await?
                         .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
-                    compat::decode_wit(&bytes)
-                        .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))
+                    Ok::<_, ApiError>(bytes)
                 }
             };
-            let (old_resolve, old_pkg) = decode(&old).await?;
-            let (new_resolve, new_pkg) = decode(&new).await?;
-            (
-                compat::breaking_changes(&old_resolve, old_pkg, &new_resolve, new_pkg),
-                compat::added_items(&old_resolve, old_pkg, &new_resolve, new_pkg),
-            )
+            let (old_bytes, new_bytes) = (decode(&old).await?, decode(&new).await?);
+            crate::cpu(move || {
+                let decode = |bytes: &[u8]| {
+                    compat::decode_wit(bytes)
+                        .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))
+                };
+                let (old_resolve, old_pkg) = decode(&old_bytes)?;
+                let (new_resolve, new_pkg) = decode(&new_bytes)?;
+                Ok::<_, ApiError>((
+                    compat::breaking_changes(&old_resolve, old_pkg, &new_resolve, new_pkg),
+                    compat::added_items(&old_resolve, old_pkg, &new_resolve, new_pkg),
+                ))
+            })
+            .await?
         } else {
             component_changes(&old, &new)
         };
@@ -259,7 +266,7 @@ impl AppState {
             .blob_bytes(&digest)
             .await?
             .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
-        let Some(provenance) = provenance::read(&bytes) else {
+        let Some(provenance) = crate::cpu(move || provenance::read(&bytes)).await else {
             return Ok(None);
         };
         let mut parts = Vec::new();

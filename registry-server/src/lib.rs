@@ -55,6 +55,11 @@ use crate::storage::BlobStore;
 pub struct Config {
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// The URL clients reach the registry at, `http(s)://host[:port]`: the OCI token
+    /// realm, the well-known document and the pages' commands name it. Never taken
+    /// from a request's `Host` header, which the client chooses. Default: `http://`
+    /// and the listen address ([`Server::bind`] fills in the port it bound).
+    pub public_url: Option<String>,
     /// The SQLite file and the blobs live here unless configured elsewhere.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/wharf.db`.
@@ -82,12 +87,19 @@ pub struct Config {
     pub storage: Option<String>,
     /// How to reach an `s3://` storage.
     pub s3: storage::s3::S3Options,
+    /// How long a client may take to send a request's head (its line and headers);
+    /// past it the connection is closed. Also bounds how long an idle keep-alive
+    /// connection waits for its next request.
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            public_url: None,
             data_dir: data_dir.into(),
             database_url: None,
             max_upload_bytes: 64 << 20,
@@ -100,6 +112,8 @@ impl Config {
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
             storage: None,
             s3: storage::s3::S3Options::default(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -109,6 +123,23 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("storage").display().to_string())
     }
 
+    /// The URL clients reach the registry at, without a trailing slash: the
+    /// configured one, else `http://<listen address>`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The `host[:port]` of [`Config::public_url`], as OCI clients name a registry.
+    pub fn public_authority(&self) -> String {
+        let url = self.public_url();
+        url.split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .to_owned()
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(
@@ -116,6 +147,31 @@ impl Config {
                 self.data_dir.join("wharf.db").display()
             )
         })
+    }
+}
+
+/// Checks a public URL (`--public-url`): `http://` or `https://`, a host, an optional
+/// port, and nothing after it (the OCI API lives at `/v2/` of the host, so no path);
+/// answers it without a trailing slash, or says what is wrong.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let wrong = |why: &str| format!("`public_url` {text:?} {why}; expected `https://host[:port]`");
+    let Some((scheme, authority)) = text.split_once("://") else {
+        return Err(wrong("has no scheme"));
+    };
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    if scheme != "http" && scheme != "https" {
+        return Err(wrong("is neither http nor https"));
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err(wrong(
+            "has a path, query or fragment (the registry serves at the root)",
+        ));
+    }
+    match authority.parse::<axum::http::uri::Authority>() {
+        Ok(a) if !a.host().is_empty() && !authority.contains('@') => {
+            Ok(format!("{scheme}://{authority}"))
+        }
+        _ => Err(wrong("has no valid host")),
     }
 }
 
@@ -136,6 +192,9 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         if let Some(token) = &config.admin_token {
             auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
+        }
+        if let Some(url) = &config.public_url {
+            parse_public_url(url).map_err(anyhow::Error::msg)?;
         }
         tokio::fs::create_dir_all(&config.data_dir).await?;
         let db = Db::connect(&config.database_url()).await?;
@@ -167,8 +226,25 @@ impl AppState {
     }
 }
 
+/// How long a client may take to send a request's head, by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections served at once, by default (under the common `ulimit -n` of 4096 with
+/// room for the database, the blob files and the listener).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+
 /// The largest blob kept in the memory cache.
 pub const CACHED_BLOB_MAX: usize = 8 << 20;
+
+/// Runs CPU-heavy work (validating and decoding packages, diffing, laying out graphs)
+/// on tokio's blocking pool, so that the async workers keep answering everyone else
+/// (`/healthz` included) meanwhile. A panic in `work` is resumed here, as if it had
+/// run inline.
+pub async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -219,6 +295,80 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
+/// What one connection may hold: a client that never finishes its request head (a
+/// slowloris) is cut off, and a flood of connections waits in the backlog rather than
+/// exhausting file descriptors and memory.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: std::time::Duration,
+    max_connections: usize,
+}
+
+/// Serves `app` on `listener` (HTTP/1.1, and HTTP/2 with prior knowledge, as
+/// `axum::serve` does) within `limits` until `shutdown`; then stops accepting, lets
+/// requests in flight finish and closes idle connections.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first, then a connection: at the cap, new ones wait in the backlog.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                // The guard `wait_for` answers is not `Send`: drop it inside.
+                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     listener: tokio::net::TcpListener,
@@ -226,10 +376,25 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(config: Config) -> anyhow::Result<Self> {
-        let listen = config.listen;
+    pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
+        if config.header_read_timeout.is_zero() {
+            anyhow::bail!(
+                "`header_read_timeout` must be more than zero: 0 closes every connection"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // The default public URL is the address actually bound (port 0 becomes the port
+        // picked), so tokens' realm is reachable.
+        config.listen = listener.local_addr()?;
+        if config.public_url.is_none() && config.listen.ip().is_unspecified() {
+            tracing::warn!(
+                listen = %config.listen,
+                "listening on every interface without --public-url: clients are sent to \
+                 http://{} for tokens; set --public-url to the address they reach",
+                config.listen
+            );
+        }
         let state = AppState::open(config).await?;
-        let listener = tokio::net::TcpListener::bind(listen).await?;
         Ok(Self { listener, state })
     }
 
@@ -266,9 +431,11 @@ impl Server {
                 }
             })
         });
-        axum::serve(self.listener, app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.config.header_read_timeout,
+            max_connections: self.state.config.max_connections,
+        };
+        serve_connections(self.listener, app(self.state), limits, shutdown).await;
         if let Some(collector) = collector {
             collector.abort();
         }

@@ -46,24 +46,25 @@ fn oci(status: StatusCode, code: &'static str, message: impl Into<String>) -> Ap
     ApiError::new(status, code, message)
 }
 
-/// The `WWW-Authenticate` challenge that sends clients to the token endpoint.
-fn challenge(headers: &HeaderMap, scope: Option<&str>) -> HeaderValue {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let mut value = format!("Bearer realm=\"http://{host}/v2/token\",service=\"wharf\"");
+/// The `WWW-Authenticate` challenge that sends clients to the token endpoint at the
+/// configured public URL; never at the request's `Host`, which would let whoever forges
+/// it collect the credentials clients send to the realm.
+fn challenge(config: &crate::Config, scope: Option<&str>) -> HeaderValue {
+    let mut value = format!(
+        "Bearer realm=\"{}/v2/token\",service=\"wharf\"",
+        config.public_url()
+    );
     if let Some(scope) = scope {
         value.push_str(&format!(",scope=\"{scope}\""));
     }
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("Bearer realm=\"wharf\""))
 }
 
-fn unauthorized(headers: &HeaderMap, scope: Option<&str>, message: &str) -> Response {
+fn unauthorized(config: &crate::Config, scope: Option<&str>, message: &str) -> Response {
     let mut response = oci(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
     response
         .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, challenge(headers, scope));
+        .insert(header::WWW_AUTHENTICATE, challenge(config, scope));
     response
 }
 
@@ -72,14 +73,18 @@ fn unauthorized(headers: &HeaderMap, scope: Option<&str>, message: &str) -> Resp
 /// authenticate and would otherwise never send their credentials when pushing; for
 /// pulls the token endpoint hands anonymous callers a read-only token, which is valid
 /// here (200) though it stands for nobody.
-async fn base(headers: HeaderMap, caller: Result<Caller, ApiError>) -> Response {
+async fn base(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+) -> Response {
     let credentials = headers.contains_key(header::AUTHORIZATION);
     match caller {
         Ok(Caller(Some(_))) => StatusCode::OK.into_response(),
         // Sent, not refused, yet nobody: an anonymous bearer.
         Ok(Caller(None)) if credentials => StatusCode::OK.into_response(),
         _ => unauthorized(
-            &headers,
+            &state.config,
             None,
             "send credentials, or get an anonymous token from the realm",
         ),
@@ -101,13 +106,10 @@ impl WithApiVersion for Response {
     }
 }
 
-/// `GET /.well-known/wasm-pkg/registry.json`: tells `wkg` to use OCI here.
-async fn well_known(State(state): State<AppState>, headers: HeaderMap) -> axum::Json<Value> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let mut oci = json!({ "registry": host });
+/// `GET /.well-known/wasm-pkg/registry.json`: tells `wkg` to use OCI here, at the
+/// configured public URL's host (never the request's `Host`).
+async fn well_known(State(state): State<AppState>) -> axum::Json<Value> {
+    let mut oci = json!({ "registry": state.config.public_authority() });
     if let Some(prefix) = &state.config.namespace_prefix {
         oci["namespacePrefix"] = json!(prefix);
     }
@@ -137,14 +139,14 @@ async fn token(
             Ok(Some(Credential::Anonymous)) if state.config.anonymous_read => None,
             Ok(Some(Credential::Anonymous)) => {
                 return unauthorized(
-                    &headers,
+                    &state.config,
                     query.scope.as_deref(),
                     "this registry is private: send Basic credentials with an API token",
                 );
             }
             Ok(None) => {
                 return unauthorized(
-                    &headers,
+                    &state.config,
                     query.scope.as_deref(),
                     "the token is unknown, expired or revoked",
                 );
@@ -154,7 +156,7 @@ async fn token(
         None if state.config.anonymous_read => None,
         None => {
             return unauthorized(
-                &headers,
+                &state.config,
                 query.scope.as_deref(),
                 "send Basic credentials: any user, an API token as password",
             );
@@ -296,7 +298,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
         Ok(Caller(p)) => p,
         Err(_) => {
             return unauthorized(
-                &headers,
+                &state.config,
                 None,
                 "the credentials are unknown, expired or revoked",
             );
@@ -310,7 +312,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
         )
         .into_response();
     };
-    let challenge_headers = headers.clone();
+    let config = state.config.clone();
     let ctx = Ctx {
         state,
         headers,
@@ -349,9 +351,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     };
     match result {
         Ok(response) => response,
-        Err(Denied::Challenge(scope, message)) => {
-            unauthorized(&challenge_headers, Some(&scope), &message)
-        }
+        Err(Denied::Challenge(scope, message)) => unauthorized(&config, Some(&scope), &message),
         Err(Denied::Error(e)) => e.into_response(),
     }
     .map_headers()
@@ -431,12 +431,17 @@ impl Ctx {
                 "pushing needs credentials".into(),
             ));
         };
+        // Every repository belongs to the namespace of its first segment, and every
+        // namespace pushed to has an owner: the first pusher claims it, as a publish
+        // does, so nothing lands where a later owner would find a stranger's tags.
         let namespace = name.split('/').next().unwrap_or(name);
         principal.require(Scope::Publish, namespace)?;
-        if !principal.is_admin_of(namespace)
-            && self.state.db.namespace_exists(namespace).await?
-            && !self.state.db.is_owner(namespace, &principal.user).await?
-        {
+        let owner = self
+            .state
+            .db
+            .claim_namespace(namespace, &principal.user, crate::now_ms())
+            .await?;
+        if !owner && !principal.is_admin_of(namespace) {
             return Err(oci(
                 StatusCode::FORBIDDEN,
                 "DENIED",

@@ -12,6 +12,11 @@ use wasmparser::{Parser, Payload};
 /// The name of the custom section the composer writes.
 pub const SECTION: &str = "wharf:provenance";
 
+/// The most constituents a published deployable's provenance may list: far more than
+/// any composition has plugs, few enough that its page (a lookup and a box per part)
+/// stays cheap.
+pub const MAX_CONSTITUENTS: usize = 256;
+
 /// A deployable's name and version and its constituents, root first.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Provenance {

@@ -98,8 +98,26 @@ impl AppState {
             return Err(exists(name, version_text));
         }
 
-        let found = analysis::analyze(&body)
+        let analyzed = body.clone();
+        let found = crate::cpu(move || analysis::analyze(&analyzed))
+            .await
             .map_err(|e| ApiError::bad_request("PACKAGE_INVALID", e.to_string()))?;
+        if found.kind == Kind::Component {
+            let read = body.clone();
+            if let Some(provenance) = crate::cpu(move || crate::provenance::read(&read)).await {
+                let parts = provenance.constituents.len();
+                if parts > crate::provenance::MAX_CONSTITUENTS {
+                    return Err(ApiError::bad_request(
+                        "PROVENANCE_INVALID",
+                        format!(
+                            "the `wharf:provenance` section lists {parts} `constituents`; \
+                             at most {} are accepted",
+                            crate::provenance::MAX_CONSTITUENTS
+                        ),
+                    ));
+                }
+            }
+        }
         if found.kind == Kind::Wit {
             let embedded = found.embedded_name.as_deref().unwrap_or_default();
             if embedded != name.to_string() {
@@ -120,7 +138,7 @@ impl AppState {
                     ));
                 }
             }
-            self.check_semver(name, &version, &body).await?;
+            self.check_semver(name, &version, body.clone()).await?;
         }
 
         let digest = self.store_blob(body.clone(), None).await?;
@@ -241,7 +259,7 @@ impl AppState {
         &self,
         name: &PackageName,
         version: &Version,
-        bytes: &[u8],
+        bytes: Bytes,
     ) -> Result<(), ApiError> {
         let versions = self.db.versions(name.namespace(), name.name()).await?;
         let previous = versions
@@ -258,11 +276,19 @@ impl AppState {
             .read(&digest, 0, None)
             .await?
             .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
-        let (old_resolve, old_pkg) = compat::decode_wit(&old)
-            .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))?;
-        let (new_resolve, new_pkg) = compat::decode_wit(bytes)
-            .ok_or_else(|| ApiError::internal("the WIT package does not decode"))?;
-        let changes = compat::breaking_changes(&old_resolve, old_pkg, &new_resolve, new_pkg);
+        let changes = crate::cpu(move || {
+            let (old_resolve, old_pkg) = compat::decode_wit(&old)
+                .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))?;
+            let (new_resolve, new_pkg) = compat::decode_wit(&bytes)
+                .ok_or_else(|| ApiError::internal("the WIT package does not decode"))?;
+            Ok::<_, ApiError>(compat::breaking_changes(
+                &old_resolve,
+                old_pkg,
+                &new_resolve,
+                new_pkg,
+            ))
+        })
+        .await?;
         if changes.is_empty() {
             return Ok(());
         }

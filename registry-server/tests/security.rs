@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -20,6 +21,8 @@ on_both_databases!(
     a_private_registry_keeps_its_metrics_private,
     pages_downloads_and_errors_carry_the_browser_protections,
     a_page_past_any_result_count_is_refused_not_overflowed,
+    the_first_oci_pusher_owns_the_namespace,
+    namespaces_pushed_to_before_upgrading_are_left_to_the_admin,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -470,4 +473,610 @@ async fn a_page_past_any_result_count_is_refused_not_overflowed(backend: Backend
         .await;
     assert_eq!(far.status, StatusCode::OK, "{:?}", far.body);
     assert_eq!(far.json()["packages"], json!([]));
+}
+
+/// A request to the in-process app with a `Host` header of the client's choosing.
+async fn with_host(app: &TestApp, uri: &str, host: &str) -> common::Reply {
+    app.send(
+        Request::builder()
+            .uri(uri)
+            .header("host", host)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_token_realm_and_well_known_document_name_the_public_url_not_the_host() {
+    let app = TestApp::with(Backend::Sqlite, |c| {
+        c.public_url = Some("https://wasm.example.test:8443/".into())
+    })
+    .await;
+    let forged = "attacker.example.test";
+    let probe = with_host(&app, "/v2/", forged).await;
+    assert_eq!(probe.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        probe.header("www-authenticate"),
+        r#"Bearer realm="https://wasm.example.test:8443/v2/token",service="wharf""#
+    );
+    let well_known = with_host(&app, "/.well-known/wasm-pkg/registry.json", forged).await;
+    assert_eq!(
+        well_known.json()["oci"]["registry"],
+        "wasm.example.test:8443"
+    );
+
+    // Private: a pull is challenged, and the challenge names the public URL too.
+    let private = TestApp::with(Backend::Sqlite, |c| {
+        c.anonymous_read = false;
+        c.public_url = Some("https://wasm.example.test".into());
+    })
+    .await;
+    let pull = with_host(&private, "/v2/acme/zip/manifests/1.0.0", forged).await;
+    assert_eq!(pull.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        pull.header("www-authenticate"),
+        r#"Bearer realm="https://wasm.example.test/v2/token",service="wharf",scope="repository:acme/zip:pull""#
+    );
+    let flate = wharf_bundled::component("flate").unwrap();
+    private
+        .publish(ADMIN, flate.package, flate.version, flate.bytes)
+        .await;
+    let page = private
+        .send(
+            Request::builder()
+                .uri("/packages/wharf/flate")
+                .header("host", forged)
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let page = String::from_utf8_lossy(&page.body);
+    assert!(
+        page.contains("--registry wasm.example.test") && !page.contains(forged),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_public_url_defaults_to_the_address_the_server_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let server = wharf_registry::Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    let app = TestApp::with(Backend::Sqlite, |c| {
+        *c = (*server.state().config).clone();
+        c.admin_token = Some(ADMIN.into());
+    })
+    .await;
+    let probe = with_host(&app, "/v2/", "attacker.example.test").await;
+    assert_eq!(
+        probe.header("www-authenticate"),
+        format!(r#"Bearer realm="http://{addr}/v2/token",service="wharf""#)
+    );
+    let well_known = with_host(
+        &app,
+        "/.well-known/wasm-pkg/registry.json",
+        "attacker.example.test",
+    )
+    .await;
+    assert_eq!(well_known.json()["oci"]["registry"], addr.to_string());
+}
+
+#[tokio::test]
+async fn a_public_url_that_is_not_an_http_origin_stops_the_start() {
+    for (url, why) in [
+        ("wasm.example.test", "no scheme"),
+        ("ftp://wasm.example.test", "neither http nor https"),
+        ("https://wasm.example.test/registry", "path"),
+        ("https://wasm.example.test?x=1", "query"),
+        ("https://", "no valid host"),
+        ("https://user@wasm.example.test", "no valid host"),
+    ] {
+        let error = wharf_registry::parse_public_url(url).unwrap_err();
+        assert!(
+            error.contains("`public_url`") && error.contains(why),
+            "{url}: {error}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.public_url = Some(url.into());
+        let Err(error) = AppState::open(config).await else {
+            panic!("{url} was accepted");
+        };
+        assert!(error.to_string().contains("`public_url`"), "{url}: {error}");
+    }
+    assert_eq!(
+        wharf_registry::parse_public_url("http://127.0.0.1:7878/").unwrap(),
+        "http://127.0.0.1:7878"
+    );
+}
+
+/// Pushes `bytes` as a blob into `repository` with `token`; the reply.
+async fn push_blob_as(app: &TestApp, token: &str, repository: &str, bytes: &[u8]) -> common::Reply {
+    let digest = wharf_types::Digest::of(bytes);
+    app.request(
+        Method::POST,
+        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+        Some(token),
+        bytes.to_vec(),
+    )
+    .await
+}
+
+/// Tags, in `repository`, an image manifest whose config is `config` (pushed already).
+async fn tag_as(
+    app: &TestApp,
+    token: &str,
+    repository: &str,
+    tag: &str,
+    config: &[u8],
+) -> common::Reply {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": wharf_types::Digest::of(config).to_string(),
+            "size": config.len(),
+        },
+        "layers": [],
+    });
+    app.send(
+        Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/v2/{repository}/manifests/{tag}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(Body::from(manifest.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// A 403 `DENIED` that names `namespace`.
+fn assert_denied(reply: &common::Reply, namespace: &str, what: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "DENIED".into()),
+        "{what}: {:?}",
+        reply.body
+    );
+    assert!(
+        reply.message().contains(&format!("`{namespace}`")),
+        "{what}: {}",
+        reply.message()
+    );
+}
+
+async fn the_first_oci_pusher_owns_the_namespace(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let alice = app.token("alice", &["publish", "owners"], None).await;
+    let bob = app.token("bob", &["publish", "yank"], None).await;
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
+
+    // Alice pushes into `acme/zip` before anyone published to `acme`: she claims it.
+    assert_eq!(
+        push_blob_as(&app, &alice, "acme/zip", config).await.status,
+        StatusCode::CREATED
+    );
+    let tagged = tag_as(&app, &alice, "acme/zip", "stable", config).await;
+    assert_eq!(tagged.status, StatusCode::CREATED, "{:?}", tagged.body);
+    let namespace = app.get("/api/v1/namespaces/acme").await;
+    assert_eq!(namespace.json()["owners"], json!(["alice"]));
+
+    // Bob can neither publish into it (and so claim it, with her tag beside his
+    // versions), nor push, move or delete anything in it.
+    let flate = wharf_bundled::component("flate").unwrap();
+    assert_denied(
+        &app.publish(&bob, "acme:zip", "1.0.0", flate.bytes).await,
+        "acme",
+        "publish",
+    );
+    assert_denied(
+        &push_blob_as(&app, &bob, "acme/zip", b"bob's layer").await,
+        "acme",
+        "blob push",
+    );
+    assert_denied(
+        &tag_as(&app, &bob, "acme/zip", "stable", config).await,
+        "acme",
+        "moving a tag",
+    );
+    assert_denied(
+        &tag_as(&app, &bob, "acme/other", "latest", config).await,
+        "acme",
+        "a new repository in the namespace",
+    );
+    let delete = app
+        .request(
+            Method::DELETE,
+            "/v2/acme/zip/manifests/stable",
+            Some(&bob),
+            "",
+        )
+        .await;
+    assert_denied(&delete, "acme", "deleting a tag");
+    let tags = app.get("/v2/acme/zip/tags/list").await;
+    assert_eq!(tags.json()["tags"], json!(["stable"]));
+
+    // Repositories that are no package name have an owner too: the first segment is
+    // the namespace, whatever its shape.
+    for repository in ["my.org/tools/lint", "busybox"] {
+        let namespace = repository.split('/').next().unwrap();
+        assert_eq!(
+            push_blob_as(&app, &alice, repository, config).await.status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            tag_as(&app, &alice, repository, "v1", config).await.status,
+            StatusCode::CREATED
+        );
+        assert_denied(
+            &tag_as(&app, &bob, repository, "v1", config).await,
+            namespace,
+            repository,
+        );
+        let delete = app
+            .request(
+                Method::DELETE,
+                &format!("/v2/{repository}/manifests/v1"),
+                Some(&bob),
+                "",
+            )
+            .await;
+        assert_denied(&delete, namespace, repository);
+    }
+
+    // An owner she adds may push; the admin always may.
+    let added = app
+        .request(
+            Method::PUT,
+            "/api/v1/namespaces/acme/owners/bob",
+            Some(&alice),
+            "",
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(
+        tag_as(&app, &bob, "acme/zip", "bobs", config).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        tag_as(&app, ADMIN, "busybox", "admins", config)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+}
+
+async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    // A repository pushed before pushes claimed namespaces: a tag and its manifest in
+    // `legacy/zip`, and nobody owns `legacy`.
+    let pool = app.state.db.pool();
+    sqlx::query(
+        "INSERT INTO oci_manifests (repository, digest, media_type, size, created_at) \
+         VALUES ('legacy/zip', 'sha256:00', 'application/vnd.oci.image.manifest.v1+json', 2, 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO oci_tags (repository, tag, digest, updated_at) \
+         VALUES ('legacy/zip', 'stable', 'sha256:00', 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let migration = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0005_oci_owners.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0005_oci_owners.sql"),
+    };
+    sqlx::raw_sql(migration).execute(pool).await.unwrap();
+
+    // The migration claimed `legacy` for nobody: no user may push, delete or publish
+    // there (nor claim it by publishing first)...
+    let bob = app.token("bob", &["publish"], None).await;
+    let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
+    assert_denied(
+        &push_blob_as(&app, &bob, "legacy/zip", config).await,
+        "legacy",
+        "push",
+    );
+    let delete = app
+        .request(
+            Method::DELETE,
+            "/v2/legacy/zip/manifests/stable",
+            Some(&bob),
+            "",
+        )
+        .await;
+    assert_denied(&delete, "legacy", "delete");
+    let flate = wharf_bundled::component("flate").unwrap();
+    assert_denied(
+        &app.publish(&bob, "legacy:zip", "1.0.0", flate.bytes).await,
+        "legacy",
+        "publish",
+    );
+    // ...until the admin, who still may, hands it to someone.
+    assert_eq!(
+        push_blob_as(&app, ADMIN, "legacy/zip", config).await.status,
+        StatusCode::CREATED
+    );
+    let added = app
+        .request(
+            Method::PUT,
+            "/api/v1/namespaces/legacy/owners/bob",
+            Some(ADMIN),
+            "",
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(
+        push_blob_as(&app, &bob, "legacy/zip", config).await.status,
+        StatusCode::CREATED
+    );
+}
+
+/// A registry serving on a free loopback port as `wharf serve` runs it, on a runtime
+/// of its own with two workers (so a test's client is never starved by the server it
+/// tests); stopped, without waiting for what it is still doing, when dropped.
+struct Running {
+    addr: std::net::SocketAddr,
+    _stop: std::sync::mpsc::SyncSender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn running(configure: impl FnOnce(&mut Config)) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin_token = Some(ADMIN.into());
+    configure(&mut config);
+    let (stop, stopped) = std::sync::mpsc::sync_channel::<()>(0);
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.spawn(async move {
+            let server = wharf_registry::Server::bind(config).await.unwrap();
+            let _ = bound.send(server.local_addr());
+            server.run(std::future::pending()).await
+        });
+        let _ = stopped.recv();
+        runtime.shutdown_background();
+    });
+    Running {
+        addr: addr.await.expect("the registry starts"),
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+/// Opens a connection and sends the start of a request head, never its end.
+async fn stall(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Everything the server sends until it closes the connection; panics if it is still
+/// open after `within`.
+async fn until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("the connection is still open after {within:?}"))
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// One whole `GET path` on a connection of its own; the answer.
+async fn get_once(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    until_closed(&mut stream, Duration::from_secs(30)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalled_in_its_request_head_is_cut_off_while_others_are_served() {
+    let timeout = Duration::from_secs(1);
+    let server = running(|c| c.header_read_timeout = timeout).await;
+    let started = Instant::now();
+    let mut stalled = stall(server.addr).await;
+
+    // Others are answered meanwhile...
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // ...and the stalled client is disconnected once its time is up, never answered.
+    let answer = until_closed(&mut stalled, Duration::from_secs(10)).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(
+        started.elapsed() >= timeout,
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let timeout = Duration::from_secs(1);
+    let server = running(|c| {
+        c.header_read_timeout = timeout;
+        c.max_connections = 2;
+    })
+    .await;
+    let started = Instant::now();
+    // Two stalled clients hold both slots...
+    let _first = stall(server.addr).await;
+    let _second = stall(server.addr).await;
+    // ...so a third is served only once the header timeout frees one of them.
+    let answer = get_once(server.addr, "/healthz").await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() >= timeout,
+        "served past the cap after {:?}",
+        started.elapsed()
+    );
+}
+
+/// `bytes` (a component) with a `wharf:provenance` custom section appended.
+fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let name = b"wharf:provenance";
+    let data = provenance.to_string();
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(data.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A provenance whose every plug key appears twice, `levels` deep: each copy of a
+/// level is the parent of both copies of the next.
+fn repeated_keys(levels: usize) -> serde_json::Value {
+    let mut constituents = vec![json!({"key": "deployable.root", "digest": "sha256:00"})];
+    for level in 1..=levels {
+        let key = vec![r#"plugs."acme:deep""#; level].join(".");
+        for _ in 0..2 {
+            constituents.push(json!({"key": key, "digest": "sha256:00"}));
+        }
+    }
+    json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provenance_with_repeated_keys_renders_quickly_and_healthz_answers_meanwhile() {
+    use tokio::io::AsyncWriteExt;
+    let server = running(|_| {}).await;
+    // 1 + 2 * 42 = 85 parts: the old layout walked 2^42 paths (days); 48 took 1 s.
+    let flate = wharf_bundled::component("flate").unwrap();
+    let bytes = with_provenance(flate.bytes, &repeated_keys(42));
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "PUT /api/v1/packages/acme/edge/versions/1.0.0 HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+                 authorization: Bearer {ADMIN}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bytes.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let published = until_closed(&mut stream, Duration::from_secs(30)).await;
+    assert!(published.starts_with("HTTP/1.1 201"), "{published}");
+
+    // Two renders at once (as many as the server has workers).
+    let started = Instant::now();
+    let addr = server.addr;
+    let renders: Vec<_> = [
+        "/packages/acme/edge/1.0.0/deployable",
+        "/packages/acme/edge/1.0.0/graph.svg",
+    ]
+    .into_iter()
+    .map(|path| tokio::spawn(async move { get_once(addr, path).await }))
+    .collect();
+    // Until both are drawn (at most 5 s), the server answers health checks within 2 s.
+    loop {
+        let health = tokio::time::timeout(Duration::from_secs(2), get_once(addr, "/healthz"))
+            .await
+            .expect("/healthz answers within 2 s while graphs are drawn");
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        if renders.iter().all(|r| r.is_finished()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "graphs of 85 parts take more than 5 s"
+        );
+    }
+    for render in renders {
+        let answer = render.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.contains("Composition of acme:edge@1.0.0"),
+            "{answer}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let flate = wharf_bundled::component("flate").unwrap();
+    let constituents: Vec<_> = (0..257)
+        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
+        .collect();
+    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+    let refused = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &with_provenance(flate.bytes, &provenance),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "PROVENANCE_INVALID".into())
+    );
+    assert!(
+        refused.message().contains("`constituents`")
+            && refused.message().contains("257")
+            && refused.message().contains("at most 256"),
+        "{}",
+        refused.message()
+    );
+    // The largest accepted provenance publishes.
+    let constituents: Vec<_> = (0..256)
+        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
+        .collect();
+    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+    let accepted = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &with_provenance(flate.bytes, &provenance),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
 }

@@ -42,12 +42,18 @@ impl StoreArgs {
 /// database and an S3 bucket.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
+    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --public-url https://wasm.example.com --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
 )]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
+    /// The URL clients reach the registry at, `http(s)://host[:port]` (behind a proxy
+    /// or TLS terminator, the outside one): OCI clients are sent to its `/v2/token`
+    /// for tokens and `wkg` is pointed at its host. Default: `http://` and the listen
+    /// address. Never taken from a request's `Host` header.
+    #[arg(long, env = "WHARF_PUBLIC_URL", value_parser = wharf_registry::parse_public_url)]
+    public_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
     /// The largest accepted upload, e.g. `64MiB`.
@@ -70,6 +76,14 @@ pub struct Args {
     /// How long an upload may sit idle before it expires.
     #[arg(long, env = "WHARF_UPLOAD_TTL", default_value = "24h", value_parser = wharf_types::units::parse_duration)]
     upload_ttl: Duration,
+    /// How long a client may take to send a request's line and headers before its
+    /// connection is closed (also how long an idle keep-alive connection is kept).
+    #[arg(long, env = "WHARF_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = crate::host::positive_duration)]
+    header_read_timeout: Duration,
+    /// Connections served at once; more wait until one closes. Keep it under the
+    /// process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = wharf_registry::DEFAULT_MAX_CONNECTIONS, value_parser = crate::host::positive_count)]
+    max_connections: usize,
 }
 
 impl Args {
@@ -82,12 +96,15 @@ impl Args {
         }
         let mut config = self.store.config();
         config.listen = self.listen;
+        config.public_url = self.public_url;
         config.max_upload_bytes = self.max_upload;
         config.admin_token = self.admin_token;
         config.anonymous_read = !self.private;
         config.gc_interval = self.gc_interval;
         config.gc_grace = self.gc_grace;
         config.upload_ttl = self.upload_ttl;
+        config.header_read_timeout = self.header_read_timeout;
+        config.max_connections = self.max_connections;
         let server = wharf_registry::Server::bind(config).await?;
         println!("wharf registry listening on http://{}", server.local_addr());
         server.run(shutdown_signal()).await

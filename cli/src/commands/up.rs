@@ -30,6 +30,10 @@ pub struct Args {
     /// The registry's address (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:7878")]
     registry_listen: SocketAddr,
+    /// The URL clients reach the registry at, `http(s)://host[:port]` (default:
+    /// `http://` and the registry's listen address); see `wharf serve --public-url`.
+    #[arg(long, value_parser = wharf_registry::parse_public_url)]
+    public_url: Option<String>,
     /// The gateway's address (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     gateway_listen: SocketAddr,
@@ -92,6 +96,7 @@ impl Args {
         // 1. The registry, on embedded defaults.
         let mut config = wharf_registry::Config::new(&self.data_dir);
         config.listen = self.registry_listen;
+        config.public_url = self.public_url.clone();
         config.admin_token = Some(admin.clone());
         let server = wharf_registry::Server::bind(config).await?;
         let registry = server.local_addr();

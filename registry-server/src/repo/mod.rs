@@ -675,6 +675,47 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// Makes `user` the owner of `namespace` if nobody has claimed it, in one
+    /// transaction (two first pushers cannot both win); answers whether `user` owns it
+    /// now.
+    pub async fn claim_namespace(
+        &self,
+        namespace: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(namespace)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if claimed {
+            sqlx::query(
+                "INSERT INTO namespace_owners (namespace, owner, added_at) VALUES ($1, $2, $3)",
+            )
+            .bind(namespace)
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(true);
+        }
+        let owner =
+            sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
+                .bind(namespace)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(owner.is_some())
+    }
+
     pub async fn namespace_exists(&self, namespace: &str) -> Result<bool, DbError> {
         Ok(sqlx::query("SELECT 1 FROM namespaces WHERE name = $1")
             .bind(namespace)

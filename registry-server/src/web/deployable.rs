@@ -37,11 +37,9 @@ pub async fn page(
     let d = load(&state, &namespace, &name, &version).await?;
     let full = format!("{namespace}:{name}");
     let title = format!("{full}@{version} composition");
-    Ok(Page(layout::page(
-        &title,
-        None,
-        render(&full, &version, &d),
-    )))
+    // Laying out the graph is CPU work: off the workers.
+    let body = crate::cpu(move || render(&full, &version, &d)).await;
+    Ok(Page(layout::page(&title, None, body)))
 }
 
 pub async fn svg(
@@ -50,9 +48,10 @@ pub async fn svg(
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
     let d = load(&state, &namespace, &name, &version).await?;
+    let svg = crate::cpu(move || graph::svg(&d, graph::Shape::Wide).into_string()).await;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
-        graph::svg(&d, graph::Shape::Wide).into_string(),
+        svg,
     )
         .into_response())
 }

@@ -36,7 +36,9 @@ pub async fn page(
     };
     let diff = state.diff(&name, &from, &to).await?;
     let title = format!("{name} {from} → {to}");
-    Ok(Page(layout::page(&title, None, render(&diff))))
+    // The line diff of the WIT texts is quadratic in the worst case: off the workers.
+    let body = crate::cpu(move || render(&diff)).await;
+    Ok(Page(layout::page(&title, None, body)))
 }
 
 fn render(d: &VersionDiff) -> Markup {

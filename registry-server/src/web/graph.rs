@@ -5,7 +5,7 @@
 //! closed (`path ... {}`): maud writes `path ...;` as an HTML void tag, which in SVG
 //! stays open and swallows what follows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use maud::{Markup, html};
 
@@ -45,8 +45,12 @@ struct Placed<'a> {
 /// Places every part. Wide: depth picks the column, leaves take the next free row and
 /// a parent sits level with the middle of its children. Tall: one row per part in
 /// depth-first order, indented by depth.
+///
+/// Linear in the number of parts whatever the provenance says: each part is placed
+/// once, and a key that several parts repeat gives its children to the first of them
+/// only (walking them again under every copy is exponential in the nesting).
 fn layout(d: &Deployable, shape: Shape) -> Vec<Placed<'_>> {
-    let mut children: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut children: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in d.parts.iter().enumerate() {
         if let Some(parent) = p.constituent.parent_key() {
             children.entry(parent).or_default().push(i);
@@ -54,19 +58,26 @@ fn layout(d: &Deployable, shape: Shape) -> Vec<Placed<'_>> {
     }
     struct Walk<'a> {
         d: &'a Deployable,
-        children: BTreeMap<String, Vec<usize>>,
+        children: HashMap<String, Vec<usize>>,
+        placed: Vec<bool>,
         rows: Vec<f64>,
         next_leaf: f64,
         order: Vec<usize>,
     }
     impl Walk<'_> {
         fn place(&mut self, i: usize) {
+            if std::mem::replace(&mut self.placed[i], true) {
+                return;
+            }
             self.order.push(i);
-            let kids = self
+            // Taken, not cloned: the next part with this key finds no children.
+            let kids: Vec<usize> = self
                 .children
-                .get(&self.d.parts[i].constituent.key)
-                .cloned()
-                .unwrap_or_default();
+                .remove(&self.d.parts[i].constituent.key)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|&k| !self.placed[k])
+                .collect();
             if kids.is_empty() {
                 self.rows[i] = self.next_leaf;
                 self.next_leaf += 1.0;
@@ -81,20 +92,25 @@ fn layout(d: &Deployable, shape: Shape) -> Vec<Placed<'_>> {
     let mut walk = Walk {
         d,
         children,
+        placed: vec![false; d.parts.len()],
         rows: vec![0.0; d.parts.len()],
         next_leaf: 0.0,
         order: Vec::new(),
     };
     // Roots: the root, and any part whose parent is missing from the provenance.
-    let keys: Vec<&str> = d.parts.iter().map(|p| p.constituent.key.as_str()).collect();
+    let keys: HashSet<&str> = d.parts.iter().map(|p| p.constituent.key.as_str()).collect();
     for (i, p) in d.parts.iter().enumerate() {
         let orphan = p
             .constituent
             .parent_key()
-            .is_none_or(|k| !keys.contains(&k.as_str()));
+            .is_none_or(|k| !keys.contains(k.as_str()));
         if orphan {
             walk.place(i);
         }
+    }
+    // A part whose parent chain never reaches a root is drawn as a root of its own.
+    for i in 0..d.parts.len() {
+        walk.place(i);
     }
     let depth = |part: &Part| part.constituent.key.matches("plugs.\"").count() as f64;
     match shape {

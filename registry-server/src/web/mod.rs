@@ -19,7 +19,7 @@ mod wit;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
@@ -125,13 +125,10 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// The host the browser reached, for copyable commands (`--registry <host>`).
-pub fn registry_host(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:7878")
-        .to_owned()
+/// The registry's public host, for copyable commands (`--registry <host>`); from the
+/// configuration, never the request's `Host`.
+pub fn registry_host(state: &AppState) -> String {
+    state.config.public_authority()
 }
 
 const STYLESHEET: &str = include_str!("wharf.css");

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use maud::{Markup, html};
 
 use super::layout::{self, kind_badge, short_digest, size, snippet};
@@ -17,19 +16,17 @@ use crate::views::{Item, PackageDetail, PackageUse, VersionDetail};
 pub async fn latest(
     State(state): State<AppState>,
     _: Viewer,
-    headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> PageResult {
-    render(&state, &headers, &namespace, &name, None).await
+    render(&state, &namespace, &name, None).await
 }
 
 pub async fn version(
     State(state): State<AppState>,
     _: Viewer,
-    headers: HeaderMap,
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> PageResult {
-    render(&state, &headers, &namespace, &name, Some(&version)).await
+    render(&state, &namespace, &name, Some(&version)).await
 }
 
 /// Everything one package page shows.
@@ -48,7 +45,6 @@ struct Data {
 
 async fn render(
     state: &AppState,
-    headers: &HeaderMap,
     namespace: &str,
     name: &str,
     version: Option<&str>,
@@ -93,10 +89,12 @@ async fn render(
         dependents,
         deployable,
         known,
-        host: registry_host(headers),
+        host: registry_host(state),
     };
     let title = format!("{}@{}", data.version.name, data.version.version);
-    Ok(Page(layout::page(&title, None, page(&data))))
+    // Highlighting the WIT text is CPU work: off the workers.
+    let body = crate::cpu(move || page(&data)).await;
+    Ok(Page(layout::page(&title, None, body)))
 }
 
 fn page(d: &Data) -> Markup {

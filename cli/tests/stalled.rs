@@ -1,0 +1,126 @@
+//! A client that stops in the middle of its request head holds its connection only
+//! until the header read timeout, while everyone else is served; connections past the
+//! cap wait for a free slot. `wharf serve` and `wharf run --http` alike, with
+//! `--header-read-timeout` and `--max-connections`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Starts `wharf <args>` and reads the address from the first line it prints.
+fn start(args: &[&str], dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .env("WHARF_LOG", "error")
+        .env("WHARF_CACHE_DIR", dir.join("compiled"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    (child, addr)
+}
+
+/// A connection that sent the start of a request head, never its end.
+fn stall(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET / HTTP/1.1\r\nhost: {addr}\r\nx-slow: ").unwrap();
+    stream
+}
+
+/// What the server sends until it closes; panics if it is still open after `within`.
+fn until_closed(mut stream: TcpStream, within: Duration) -> String {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        panic!("the connection is still open after {within:?}: {e}");
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    until_closed(stream, Duration::from_secs(30))
+}
+
+/// Run against a server started with a 1 s header read timeout and 2 connections.
+fn stalled_clients_are_cut_off_and_the_cap_holds(addr: &str, path: &str) {
+    // One stalled client: the others are served meanwhile, and it is cut off, never
+    // answered, once its second is up.
+    let started = Instant::now();
+    let stalled = stall(addr);
+    let answer = get(addr, path);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let cut = until_closed(stalled, Duration::from_secs(10));
+    assert!(!cut.contains(" 200 "), "{cut}");
+    assert!(started.elapsed() >= TIMEOUT, "{:?}", started.elapsed());
+
+    // Two stalled clients fill both slots: a third waits until the timeout frees one.
+    let started = Instant::now();
+    let (_a, _b) = (stall(addr), stall(addr));
+    let answer = get(addr, path);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() >= TIMEOUT,
+        "served past the cap after {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn serve_cuts_off_stalled_clients_and_caps_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("registry");
+    let (mut child, addr) = start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            "1s",
+            "--max-connections",
+            "2",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    stalled_clients_are_cut_off_and_the_cap_holds(&addr, "/healthz");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn run_http_cuts_off_stalled_clients_and_caps_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("probe.wasm");
+    std::fs::write(&wasm, wharf_bundled::component("host-probe").unwrap().bytes).unwrap();
+    let (mut child, addr) = start(
+        &[
+            "run",
+            "--http",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            "1s",
+            "--max-connections",
+            "2",
+            wasm.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    stalled_clients_are_cut_off_and_the_cap_holds(&addr, "/hello");
+    let _ = child.kill();
+    let _ = child.wait();
+}
