@@ -2,13 +2,14 @@
 //! keeps what was published across a restart, and stops cleanly on SIGTERM; it refuses
 //! to start with an admin token anyone could guess.
 
+#[path = "common/announced.rs"]
+mod announced;
 #[path = "common/refused.rs"]
 mod refused;
 #[path = "common/tools.rs"]
 mod tools;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use tools::tool;
 
@@ -18,25 +19,19 @@ struct Served {
 }
 
 fn serve(data_dir: &std::path::Path) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            "admin-secret-for-tests",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (child, line) = announced::spawn_announced(
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                "admin-secret-for-tests",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir),
+    );
+    let url = line.rsplit(' ').next().unwrap().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     Served { child, url }
 }
@@ -140,26 +135,20 @@ fn serve_refuses_an_empty_or_short_admin_token() {
 fn serve_names_its_public_url_in_the_token_realm_whatever_the_host_header() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public-url",
-            "https://wasm.example.test/",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env_remove("WHARF_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    let (mut child, line) = announced::spawn_announced(
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--public-url",
+                "https://wasm.example.test/",
+                "--data-dir",
+            ])
+            .arg(dir.path())
+            .env_remove("WHARF_ADMIN_TOKEN"),
+    );
+    let addr = line.rsplit("http://").next().unwrap().to_owned();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         stream,

@@ -3,28 +3,25 @@
 //! cap wait for a free slot. `wharf serve` and `wharf run --http` alike, with
 //! `--header-read-timeout` and `--max-connections`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "common/announced.rs"]
+mod announced;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Starts `wharf <args>` and reads the address from the first line it prints.
 fn start(args: &[&str], dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(args)
-        .env("WHARF_LOG", "error")
-        .env("WHARF_CACHE_DIR", dir.join("compiled"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    let (child, line) = announced::spawn_announced(
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(args)
+            .env("WHARF_LOG", "error")
+            .env("WHARF_CACHE_DIR", dir.join("compiled")),
+    );
+    let addr = line.rsplit("http://").next().unwrap().to_owned();
     (child, addr)
 }
 

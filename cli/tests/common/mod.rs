@@ -2,11 +2,11 @@
 //! against it as a user runs it.
 #![allow(dead_code)]
 
+pub mod announced;
 pub mod tools;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 pub struct Server {
     child: Child,
@@ -28,25 +28,19 @@ impl Server {
 }
 
 pub fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            "admin-secret-for-tests",
-            "--data-dir",
-        ])
-        .arg(dir.join("registry"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let registry = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (child, line) = announced::spawn_announced(
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                "admin-secret-for-tests",
+                "--data-dir",
+            ])
+            .arg(dir.join("registry")),
+    );
+    let registry = line.rsplit(' ').next().unwrap().to_owned();
     Server { child, registry }
 }
 
