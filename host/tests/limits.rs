@@ -314,10 +314,19 @@ async fn every_request_gets_a_fresh_instance_unless_reuse_is_asked_for() {
     let reused = common::start(common::probe(), Capabilities::default(), limits(), true).await;
     for expected in 1..=3 {
         assert_eq!(
-            get(&client, &reused.url("/count")).await,
+            settled(&reused, get(&client, &reused.url("/count"))).await,
             (200, expected.to_string())
         );
     }
+}
+
+/// `answer`, once the request's instance is back among the idle ones or dropped: the
+/// response head reaches the client before the guest returns, so the next request
+/// could otherwise arrive before its instance is kept.
+async fn settled<T>(server: &common::Server, answer: impl std::future::Future<Output = T>) -> T {
+    let answer = answer.await;
+    wait_for_metric(server, "wharf_host_requests_in_flight", 0.0).await;
+    answer
 }
 
 /// Under `--reuse-instances`, an instance whose call trapped (out of memory) or was
@@ -328,22 +337,42 @@ async fn a_trapped_instance_is_never_reused() {
     limits.max_memory = 32 << 20;
     limits.deadline = Duration::from_secs(1);
     let server = common::start(common::probe(), Capabilities::default(), limits, true).await;
-    let client = reqwest::Client::new();
-    let count_url = server.url("/count");
-    let count = || get(&client, &count_url);
+    // A kept trapped instance never answers (its response outparam lives on in the
+    // kept store): fail then, do not hang.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let probe = async |path: &str| settled(&server, get(&client, &server.url(path))).await;
 
-    // One client, one request at a time: at most one instance is kept between them,
-    // and each request takes it.
-    assert_eq!(count().await, (200, "1".into()));
-    assert_eq!(count().await, (200, "2".into()), "instances are reused");
-    assert_eq!(get(&client, &server.url("/grow?64")).await.0, 500);
-    assert_eq!(count().await, (200, "1".into()), "after a trap");
-    assert_eq!(count().await, (200, "2".into()));
-    assert_eq!(get(&client, &server.url("/loop")).await.0, 504);
-    assert_eq!(count().await, (200, "1".into()), "after the deadline");
+    // One client, one request at a time, each after the last one's instance was kept
+    // or dropped: at most one instance is kept between them, and each request takes it.
+    assert_eq!(probe("/count").await, (200, "1".into()));
+    assert_eq!(
+        probe("/count").await,
+        (200, "2".into()),
+        "instances are reused"
+    );
+    assert_eq!(probe("/grow?64").await.0, 500);
+    assert_eq!(probe("/count").await, (200, "1".into()), "after a trap");
+    assert_eq!(probe("/count").await, (200, "2".into()));
+    assert_eq!(probe("/loop").await.0, 504);
+    assert_eq!(
+        probe("/count").await,
+        (200, "1".into()),
+        "after the deadline"
+    );
+    assert_eq!(probe("/count").await, (200, "2".into()));
+    // `/trap` counts before it traps: a kept instance would answer 4 next.
+    assert_eq!(probe("/trap").await.0, 500);
+    assert_eq!(
+        probe("/count").await,
+        (200, "1".into()),
+        "after a plain trap"
+    );
 
     let metrics = server.metrics();
-    assert_eq!(metric(&metrics, "wharf_host_traps_total"), 2.0);
+    assert_eq!(metric(&metrics, "wharf_host_traps_total"), 3.0);
     assert_eq!(
         metric(&metrics, "wharf_host_limit_hits_total{limit=\"memory\"}"),
         1.0

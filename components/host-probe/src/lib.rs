@@ -7,6 +7,7 @@
 //! | `/hello` | answers `hello` |
 //! | `/env?NAME` | the variable's value, 404 when unset |
 //! | `/loop` | spins forever (the deadline must cut it off) |
+//! | `/trap` | adds one to `/count`'s counter, then traps (`unreachable`) |
 //! | `/sleep?MS` | waits MS milliseconds on wasi:clocks without spinning |
 //! | `/grow?MIB` | allocates MIB mebibytes, touching every page (past the cap: a trap) |
 //! | `/read?PATH` | reads a file |
@@ -74,6 +75,7 @@ impl Handler for Probe {
                 Err(_) => (404, b"unset".to_vec()),
             },
             "/loop" => spin(),
+            "/trap" => trap(),
             "/sleep" => {
                 let ms: u64 = arg.parse().unwrap_or(100);
                 wasi::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
@@ -118,6 +120,13 @@ fn spin() -> (u16, Vec<u8>) {
     loop {
         n = std::hint::black_box(n.wrapping_add(1));
     }
+}
+
+/// Counts, as `/count` does, then traps: what the count reads next tells whether the
+/// host kept the trapped instance.
+fn trap() -> (u16, Vec<u8>) {
+    COUNT.with(|c| c.set(c.get() + 1));
+    core::arch::wasm32::unreachable()
 }
 
 /// Allocates `mib` MiB in 1 MiB blocks and writes to each; an allocation the host
