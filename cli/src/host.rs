@@ -160,6 +160,11 @@ pub struct LimitArgs {
     /// Connections served at once; more wait until one closes. [default: 2048]
     #[arg(long, value_name = "N", value_parser = positive_count)]
     pub max_connections: Option<usize>,
+    /// Fresh instances made ahead of the requests that will take them, each still
+    /// used for one request only; 0 makes each when its request arrives. Ignored
+    /// with `--reuse-instances`. [default: 2]
+    #[arg(long, value_name = "N")]
+    pub prewarm: Option<usize>,
     /// Where compiled code is cached. [default: $XDG_CACHE_HOME/wharf/compiled]
     #[arg(long, env = "WHARF_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -195,6 +200,11 @@ impl LimitArgs {
         }
     }
 
+    /// How many fresh instances to keep made ahead of their requests.
+    pub fn prewarm(&self) -> usize {
+        self.prewarm.unwrap_or(wharf_host::DEFAULT_PREWARM)
+    }
+
     /// The engine for `limits`, with the cache these flags choose.
     pub fn runtime(&self, limits: &Limits) -> anyhow::Result<Runtime> {
         let mut options = RuntimeOptions::for_limits(limits);
@@ -220,6 +230,7 @@ pub async fn prepare(
     capabilities: Capabilities,
     limits: Limits,
     reuse: bool,
+    prewarm: usize,
 ) -> anyhow::Result<Arc<Served>> {
     let started = std::time::Instant::now();
     let capabilities = Arc::new(capabilities);
@@ -244,7 +255,9 @@ pub async fn prepare(
     if let wharf_host::CacheOutcome::Rebuilt(why) = &outcome {
         crate::status!("Rebuilt", "the compiled-code cache entry ({why})");
     }
-    let served = Served::new(runtime, &component, capabilities, limits)?.reusing_instances(reuse);
+    let served = Served::new(runtime, &component, capabilities, limits)?
+        .reusing_instances(reuse)
+        .prewarming(prewarm);
     if !matches!(outcome, wharf_host::CacheOutcome::Loaded) {
         served.metrics().compilations.inc();
     }

@@ -70,7 +70,7 @@ impl RuntimeOptions {
     /// Options sized for serving under `limits`, cached in the default directory.
     pub fn for_limits(limits: &Limits) -> Self {
         Self {
-            // Requests in flight, plus headroom for reused instances kept warm.
+            // Requests in flight, plus headroom for reused or prewarmed instances.
             instances: (limits.max_concurrency as u32).saturating_mul(2).max(8),
             memories_per_component: 16,
             tables_per_component: 64,

@@ -43,6 +43,6 @@ pub use error::Error;
 pub use images::{DENSE_IMAGE_ALWAYS, copy_on_write_fallbacks};
 pub use limits::{Limits, parse_duration, parse_size};
 pub use metrics::Metrics;
-pub use serve::{Served, serve, serve_metrics};
+pub use serve::{DEFAULT_PREWARM, Served, serve, serve_metrics};
 pub use serving::{PRE_INITIALIZER, ServingOutcome};
 pub use state::{Host, linker};

@@ -40,6 +40,11 @@ pub struct Metrics {
     /// excluded): each growth remaps memory and faults in zeroed pages, so a serving
     /// image should leave its plugs enough heap that a request never grows one.
     pub memory_growths: IntCounter,
+    /// Fresh instances made ahead of their request, waiting for it.
+    pub ready: IntGauge,
+    /// Requests served by an instance made ahead of them (the rest made theirs when
+    /// they arrived, or reused one).
+    pub prewarmed: IntCounter,
 }
 
 impl Metrics {
@@ -116,6 +121,16 @@ impl Metrics {
             "Linear memory growths during requests (instantiation excluded)",
         )
         .expect("valid metric");
+        let ready = IntGauge::new(
+            "wharf_host_instances_ready",
+            "Fresh instances made ahead of their request, waiting for it",
+        )
+        .expect("valid metric");
+        let prewarmed = IntCounter::new(
+            "wharf_host_prewarmed_total",
+            "Requests served by a fresh instance made ahead of them",
+        )
+        .expect("valid metric");
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -128,6 +143,8 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(waiting.clone()),
             Box::new(memory_growths.clone()),
+            Box::new(ready.clone()),
+            Box::new(prewarmed.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -144,6 +161,8 @@ impl Metrics {
             in_flight,
             waiting,
             memory_growths,
+            ready,
+            prewarmed,
         }
     }
 

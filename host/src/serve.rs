@@ -1,6 +1,7 @@
 //! Serving a wasi:http component over hyper: one `InstancePre` built at start, a
-//! fresh store and instance per request (or, opt-in, reused ones), limits enforced
-//! around each call, a log line and metrics per request, and graceful shutdown.
+//! fresh store and instance per request, made ahead of the request that takes it
+//! (or, opt-in, reused instances), limits enforced around each call, a log line and
+//! metrics per request, and graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,6 +40,26 @@ pub struct Served {
     metrics: Metrics,
     /// Instances kept after a clean call, for `--reuse-instances`.
     idle: Option<Mutex<Vec<Idle>>>,
+    /// Fresh instances made ahead of the requests that will take them, and how many
+    /// to keep ready ([`Served::prewarming`]).
+    ready: Mutex<Vec<Fresh>>,
+    prewarm: usize,
+    /// The thread that makes instances for `ready` and drops used ones, once
+    /// started: `None` asks it to top `ready` up, an instance to drop it first.
+    maker: std::sync::OnceLock<std::sync::mpsc::SyncSender<Option<Idle>>>,
+}
+
+/// The default of [`Served::prewarming`]: enough that a request arriving while the
+/// previous one runs finds an instance ready.
+pub const DEFAULT_PREWARM: usize = 2;
+
+/// A fresh instance, never called, and what making it took.
+struct Fresh {
+    store: Store<Host>,
+    proxy: Proxy,
+    /// The store alone, and the store and instance together.
+    store_took: Duration,
+    took: Duration,
 }
 
 struct Idle {
@@ -79,7 +100,21 @@ impl Served {
             limits,
             metrics: Metrics::new(),
             idle: None,
+            ready: Mutex::new(Vec::new()),
+            prewarm: DEFAULT_PREWARM,
+            maker: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Keep `count` fresh instances made ahead of the requests that will take them
+    /// (0: make each one when its request arrives). Each is still used for one request
+    /// only: this moves instantiation off a request's path, onto a core that would
+    /// otherwise wait, without sharing anything between requests. Not with
+    /// [`Served::reusing_instances`], which keeps instances of its own. At most
+    /// `max_concurrency`.
+    pub fn prewarming(mut self, count: usize) -> Self {
+        self.prewarm = count.min(self.limits.max_concurrency);
+        self
     }
 
     /// Reuse an instance for the next request once a call has returned cleanly,
@@ -129,6 +164,7 @@ impl Served {
             status: status.as_u16(),
             store: timing.store,
             instantiate: timing.instantiate,
+            prewarmed: timing.prewarmed,
             handler: timing.handler,
             response: None,
         };
@@ -190,7 +226,6 @@ impl Served {
             })
         });
 
-        let started = Instant::now();
         let reused = self
             .idle
             .as_ref()
@@ -205,35 +240,27 @@ impl Served {
                 (store, proxy, fuel)
             }
             None => {
-                let mut store = new_store(
-                    &self.engine,
-                    self.counts_instructions,
-                    &self.capabilities,
-                    &self.limits,
-                )
-                .map_err(|e| {
-                    tracing::error!(error = %e, "preparing a store");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                })?;
-                let store_done = started.elapsed();
-                self.metrics.phase("store", store_done);
-                timing.store = Some(store_done);
-                let proxy = match self.pre.instantiate_async(&mut store).await {
-                    Ok(proxy) => proxy,
-                    Err(e) => {
-                        let memory = store.data().memory.refused;
-                        self.metrics.traps.inc();
-                        if memory {
-                            self.metrics.limit("memory");
-                        }
-                        tracing::warn!(error = ?e, "instantiating the component");
-                        return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+                let made = self.ready.lock().expect("ready instances").pop();
+                let fresh = match made {
+                    Some(fresh) => {
+                        self.metrics.prewarmed.inc();
+                        self.metrics.ready.dec();
+                        timing.prewarmed = true;
+                        fresh
                     }
+                    None => self.instantiate().await?,
                 };
-                let elapsed = started.elapsed();
-                self.metrics.instantiation.observe(elapsed.as_secs_f64());
-                self.metrics.phase("instantiate", elapsed - store_done);
-                timing.instantiate = Some(elapsed);
+                self.refill();
+                let Fresh {
+                    mut store,
+                    proxy,
+                    store_took,
+                    took,
+                } = fresh;
+                timing.store = Some(store_took);
+                timing.instantiate = Some(took);
+                arm_deadline(&mut store, self.limits.deadline);
+                // A fresh instance's count includes its instantiation's instructions.
                 (store, proxy, self.counts_instructions.then_some(u64::MAX))
             }
         };
@@ -286,12 +313,14 @@ impl Served {
                 .metrics
                 .memory_growths
                 .inc_by(store.data().memory.growths - growths_before);
+            let done = Idle { store, proxy };
+            let mut done = Some(done);
             match &ended {
                 Ended::Returned => {
                     if let Some(idle) = &served.idle {
                         let mut idle = idle.lock().expect("idle instances");
                         if idle.len() < served.limits.max_concurrency {
-                            idle.push(Idle { store, proxy });
+                            idle.extend(done.take());
                         }
                     }
                 }
@@ -311,6 +340,9 @@ impl Served {
             }
             drop(slot);
             pending.returned(called.elapsed());
+            if let Some(done) = done {
+                served.retire(done);
+            }
             ended
         });
 
@@ -328,6 +360,123 @@ impl Served {
                 Ok(Ended::Deadline) => Err((StatusCode::GATEWAY_TIMEOUT, "deadline exceeded\n")),
                 Ok(_) | Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")),
             },
+        }
+    }
+
+    /// A fresh store and instance, timed into the metrics.
+    async fn instantiate(&self) -> Result<Fresh, (StatusCode, &'static str)> {
+        let started = Instant::now();
+        let mut store = new_store(
+            &self.engine,
+            self.counts_instructions,
+            &self.capabilities,
+            &self.limits,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "preparing a store");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        })?;
+        let store_took = started.elapsed();
+        self.metrics.phase("store", store_took);
+        let proxy = match self.pre.instantiate_async(&mut store).await {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                let memory = store.data().memory.refused;
+                self.metrics.traps.inc();
+                if memory {
+                    self.metrics.limit("memory");
+                }
+                tracing::warn!(error = ?e, "instantiating the component");
+                return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+            }
+        };
+        let took = started.elapsed();
+        self.metrics.instantiation.observe(took.as_secs_f64());
+        self.metrics.phase("instantiate", took - store_took);
+        Ok(Fresh {
+            store,
+            proxy,
+            store_took,
+            took,
+        })
+    }
+
+    /// Whether more requests are in flight than instances are made ahead: then every
+    /// core has requests to run, work handed to the maker thread would only add
+    /// wake-ups and cross-core copies, and requests instantiate and drop their own.
+    fn busy(&self) -> bool {
+        let in_flight = self.limits.max_concurrency.max(1) - self.slots.available_permits();
+        in_flight > self.prewarm
+    }
+
+    /// Asks the thread that makes instances ahead to top them up (see
+    /// [`Served::warm_up`]).
+    fn refill(&self) {
+        if self.busy() {
+            return;
+        }
+        if let Some(maker) = self.maker.get() {
+            // A full channel holds messages the thread has yet to see, and it tops
+            // up after each.
+            let _ = maker.try_send(None);
+        }
+    }
+
+    /// Drops a used instance: on the thread that makes instances, when there is one
+    /// and it keeps up, otherwise here. Dropping resets the instance's memories (a
+    /// copy of every page it wrote) and frees its slots.
+    fn retire(&self, done: Idle) {
+        if self.busy() {
+            return;
+        }
+        if let Some(maker) = self.maker.get() {
+            // Full or gone, the message comes back and is dropped here.
+            let _ = maker.try_send(Some(done));
+        }
+    }
+
+    /// Starts the thread that keeps [`Served::prewarming`]'s count of fresh instances
+    /// ready and drops used ones, and has it make them before the first request
+    /// arrives; [`serve`] calls it. A thread of its own, not a task: the scheduler
+    /// runs it on a core that would otherwise wait, where a task spawned from a
+    /// request would run on that request's thread (a used instance's drop, left to
+    /// the request's task, delayed the next request on the same thread). It ends with
+    /// the last `Arc` of this `Served`. An instantiation that fails (logged and
+    /// counted like a request's) stops it until the next request.
+    pub fn warm_up(self: &Arc<Self>) {
+        if self.prewarm == 0 || self.idle.is_some() {
+            return;
+        }
+        // Room for a wake-up and a few used instances; past it they drop in place.
+        let (maker, jobs) = std::sync::mpsc::sync_channel::<Option<Idle>>(8);
+        if self.maker.set(maker).is_err() {
+            return; // already running
+        }
+        let served = Arc::downgrade(self);
+        let started = std::thread::Builder::new()
+            .name("wharf-prewarm".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+                    return;
+                };
+                while let Ok(job) = jobs.recv() {
+                    // A used instance first: its slots are the next one's.
+                    drop(job);
+                    let Some(served) = served.upgrade() else {
+                        return;
+                    };
+                    while served.ready.lock().expect("ready instances").len() < served.prewarm {
+                        let Ok(fresh) = runtime.block_on(served.instantiate()) else {
+                            break;
+                        };
+                        served.ready.lock().expect("ready instances").push(fresh);
+                        served.metrics.ready.inc();
+                    }
+                }
+            });
+        match started {
+            Ok(_) => self.refill(),
+            Err(e) => tracing::warn!(error = %e, "starting the thread that makes instances ahead"),
         }
     }
 
@@ -366,21 +515,25 @@ impl Served {
 struct Timing {
     store: Option<Duration>,
     instantiate: Option<Duration>,
+    /// The instance was made ahead of the request ([`Served::prewarming`]).
+    prewarmed: bool,
     handler: Option<Duration>,
     /// Set once the guest was called: its task and [`Served::handle`] meet there.
     log: Option<PendingLine>,
 }
 
 /// One request's log line: `store_us` (a fresh store), `instantiate_us` (store and
-/// instance together, as the instantiation histogram counts it), `handler_us` (the
-/// guest's call to its response head), `response_us` (from the response head until
-/// the guest returned, its body written).
+/// instance together, as the instantiation histogram counts it, whether made for this
+/// request or ahead of it, as `prewarmed` says), `handler_us` (the guest's call to its
+/// response head), `response_us` (from the response head until the guest returned,
+/// its body written).
 struct RequestLine {
     method: hyper::Method,
     path: String,
     status: u16,
     store: Option<Duration>,
     instantiate: Option<Duration>,
+    prewarmed: bool,
     handler: Option<Duration>,
     response: Option<Duration>,
 }
@@ -395,6 +548,7 @@ impl RequestLine {
             status = self.status,
             store_us = us(self.store),
             instantiate_us = us(self.instantiate),
+            prewarmed = self.prewarmed,
             handler_us = us(self.handler),
             response_us = us(self.response),
             "request"
@@ -466,6 +620,7 @@ fn plain(status: StatusCode, message: &'static str) -> Response<HyperOutgoingBod
 /// then stops accepting, lets requests in flight finish (each is bounded by the
 /// deadline) and closes idle connections, and returns.
 pub async fn serve(listener: TcpListener, served: Arc<Served>, shutdown: impl Future<Output = ()>) {
+    served.warm_up();
     let limits = served.limits().clone();
     let service = move |request: Request<Incoming>| {
         let served = served.clone();

@@ -120,6 +120,8 @@ async fn the_composed_gateway_serves_concurrent_requests_from_fresh_instances() 
         .await
         .unwrap();
     assert_eq!(denied.status(), 401);
+    // Two instances wait, made ahead of the next requests (`prewarming`'s default).
+    common::wait_for_metric(&server, "wharf_host_instances_ready", 2.0).await;
     let metrics = server.metrics();
     assert_eq!(
         common::metric(&metrics, "wharf_host_requests_total{status=\"200\"}"),
@@ -127,8 +129,8 @@ async fn the_composed_gateway_serves_concurrent_requests_from_fresh_instances() 
     );
     assert_eq!(
         common::metric(&metrics, "wharf_host_instantiation_seconds_count"),
-        36.0,
-        "one instantiation per request"
+        36.0 + 2.0,
+        "one instantiation per request, and the two waiting"
     );
     assert_eq!(common::metric(&metrics, "wharf_host_traps_total"), 0.0);
 }

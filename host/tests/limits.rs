@@ -329,6 +329,41 @@ async fn settled<T>(server: &common::Server, answer: impl std::future::Future<Ou
     answer
 }
 
+/// By default two fresh instances wait, made ahead of their requests; each serves
+/// one request and is replaced behind it. `prewarming(0)` makes each instance when
+/// its request arrives; reused instances are never made ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_made_ahead_serve_one_request_each() {
+    let client = reqwest::Client::new();
+    let ahead = probe_server(Capabilities::default(), limits()).await;
+    for _ in 0..4 {
+        wait_for_metric(&ahead, "wharf_host_instances_ready", 2.0).await;
+        assert_eq!(get(&client, &ahead.url("/count")).await, (200, "1".into()));
+    }
+    wait_for_metric(&ahead, "wharf_host_instances_ready", 2.0).await;
+    let metrics = ahead.metrics();
+    assert_eq!(metric(&metrics, "wharf_host_prewarmed_total"), 4.0);
+    // Four requests, two instances waiting: six made, each counted once.
+    assert_eq!(
+        metric(&metrics, "wharf_host_instantiation_seconds_count"),
+        6.0
+    );
+
+    let on_arrival = common::start_with(common::probe(), Capabilities::default(), limits(), |s| {
+        s.prewarming(0)
+    })
+    .await;
+    let reused = common::start(common::probe(), Capabilities::default(), limits(), true).await;
+    for server in [&on_arrival, &reused] {
+        for _ in 0..2 {
+            assert_eq!(get(&client, &server.url("/count")).await.0, 200);
+        }
+        let metrics = server.metrics();
+        assert_eq!(metric(&metrics, "wharf_host_instances_ready"), 0.0);
+        assert_eq!(metric(&metrics, "wharf_host_prewarmed_total"), 0.0);
+    }
+}
+
 /// Under `--reuse-instances`, an instance whose call trapped (out of memory) or was
 /// interrupted (its deadline) is dropped: the next request counts from 1 again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

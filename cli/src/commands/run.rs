@@ -91,8 +91,15 @@ impl Args {
             return Ok(());
         }
         let addr = self.http.expect("clap requires --invoke or --http");
-        let served =
-            host::prepare(&runtime, &bytes, capabilities, limits, self.reuse_instances).await?;
+        let served = host::prepare(
+            &runtime,
+            &bytes,
+            capabilities,
+            limits,
+            self.reuse_instances,
+            self.limits.prewarm(),
+        )
+        .await?;
         let listener = host::bind(addr).await?;
         println!("serving http://{}", listener.local_addr()?);
         if let Some((metrics, _)) = host::metrics(self.metrics_addr, &served).await? {

@@ -222,7 +222,15 @@ impl Args {
         capabilities.env.extend(env);
         let limits = self.limits.limits(host::manifest_limits(&manifest.limits));
         let runtime = self.limits.runtime(&limits)?;
-        let served = host::prepare(&runtime, &deployable, capabilities, limits, false).await?;
+        let served = host::prepare(
+            &runtime,
+            &deployable,
+            capabilities,
+            limits,
+            false,
+            self.limits.prewarm(),
+        )
+        .await?;
         let listener = host::bind(self.gateway_listen).await?;
         let gateway = listener.local_addr()?;
         let metrics = host::metrics(self.metrics_addr, &served).await?;

@@ -62,13 +62,24 @@ pub async fn start(
     limits: Limits,
     reuse: bool,
 ) -> Server {
+    start_with(bytes, capabilities, limits, |served| {
+        served.reusing_instances(reuse)
+    })
+    .await
+}
+
+/// [`start`], with `configure` choosing how instances are made.
+pub async fn start_with(
+    bytes: &[u8],
+    capabilities: impl Into<Arc<Capabilities>>,
+    limits: Limits,
+    configure: impl FnOnce(Served) -> Served,
+) -> Server {
     let runtime = runtime(&limits, Some(shared_cache()));
     let (component, _) = runtime.load(bytes).unwrap();
-    let served = Arc::new(
-        Served::new(&runtime, &component, capabilities, limits)
-            .unwrap()
-            .reusing_instances(reuse),
-    );
+    let served = Arc::new(configure(
+        Served::new(&runtime, &component, capabilities, limits).unwrap(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
