@@ -263,6 +263,9 @@ impl Runtime {
         if !composition.initializer && !composition.nested.iter().any(|n| n.initializer) {
             return Ok((deployable.to_vec(), ServingOutcome::AsIs));
         }
+        if let Some(cache) = self.cache() {
+            cache.ensure_private()?;
+        }
         let entry = self.cache().map(|cache| {
             cache
                 .dir()
