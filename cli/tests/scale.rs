@@ -188,17 +188,27 @@ fn uuid_like() -> String {
 #[derive(Clone)]
 struct Store {
     args: Vec<String>,
+    /// What only `wharf serve` takes: the bearer-signing key file replicas share.
+    serve_args: Vec<String>,
 }
 
 impl Store {
     fn embedded(dir: &Path) -> Self {
         Self {
             args: vec!["--data-dir".into(), dir.display().to_string()],
+            serve_args: Vec::new(),
         }
     }
 
+    /// A replica's store; replicas whose data directories share a parent share the
+    /// key file there, as every replica on one database must.
     fn shared(dir: &Path, db: &Postgres, weed: &Weed) -> Self {
+        let key = dir.parent().unwrap().join("token-key");
+        if !key.exists() {
+            std::fs::write(&key, format!("{}{}", uuid_like(), uuid_like())).unwrap();
+        }
         Self {
+            serve_args: vec!["--token-key-file".into(), key.display().to_string()],
             args: vec![
                 "--data-dir".into(),
                 dir.display().to_string(),
@@ -240,6 +250,7 @@ impl Replica {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
             .args(&store.args)
+            .args(&store.serve_args)
             .args(extra)
             .env("WHARF_LOG", "warn")
             .stdout(Stdio::piped())

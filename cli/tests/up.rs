@@ -102,7 +102,9 @@ impl Up {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let first = up(dir.path());
+    // A data directory `up` makes itself.
+    let data = dir.path().join("data");
+    let first = up(&data);
     let (status, body) = first.ingest().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -122,17 +124,20 @@ async fn up_serves_the_example_and_a_second_run_reuses_the_data_directory() {
         log.contains("Published 13 packages (0 were there already)"),
         "{log}"
     );
+    // Private: the directory to its user, and the secrets, the bearer-signing key and
+    // the database in it.
     #[cfg(unix)]
-    for secret in ["admin-token", "gateway-secret"] {
+    {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join(secret))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{secret}");
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        for file in ["admin-token", "gateway-secret", "token-key", "wharf.db"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
     }
 
-    let second = up(dir.path());
+    let second = up(&data);
     assert_eq!(second.ingest().await.0, 200);
     let log = second.stop();
     assert!(

@@ -10,6 +10,10 @@
 //! overwritten. Entries are written to a temporary file and renamed into place, so a
 //! crash leaves either no entry or a complete one; the directory is made private
 //! (0700) so that no other user can swap an entry between check and map.
+//!
+//! A directory that is there already is used only if this user owns it and nobody
+//! else may write to it ([`CodeCache::ensure_private`]): whoever can write there can
+//! write an entry and its digest, and so choose the native code this process runs.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -68,6 +72,47 @@ impl CodeCache {
         &self.dir
     }
 
+    /// Makes sure only this user can write to the cache: the directory is created mode
+    /// 0700 when it is missing (its missing parents too); one that exists is refused
+    /// ([`Error::UntrustedCache`], naming it) when another user owns it or group or
+    /// others may write to it. Called before any entry is read or written.
+    pub fn ensure_private(&self) -> Result<(), Error> {
+        create_private_dir(&self.dir).map_err(|e| Error::UntrustedCache {
+            path: self.dir.clone(),
+            reason: format!("cannot be created: {e}"),
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let metadata = std::fs::metadata(&self.dir).map_err(|e| Error::UntrustedCache {
+                path: self.dir.clone(),
+                reason: format!("cannot be read: {e}"),
+            })?;
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let reason = if metadata.uid() != me {
+                Some(format!(
+                    "is owned by user {}, not by this user ({me})",
+                    metadata.uid()
+                ))
+            } else if metadata.mode() & 0o022 != 0 {
+                Some(format!(
+                    "may be written by group or others (mode {:o})",
+                    metadata.mode() & 0o777
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::UntrustedCache {
+                    path: self.dir.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The artifact path for `component` under `engine`.
     pub fn entry(&self, engine: &Engine, component: &[u8]) -> PathBuf {
         let digest = hex::encode(Sha256::digest(component));
@@ -83,12 +128,14 @@ impl CodeCache {
         engine: &Engine,
         component: &[u8],
     ) -> Result<(Component, CacheOutcome), Error> {
+        self.ensure_private()?;
         let path = self.entry(engine, component);
         let outcome = match self.check(&path) {
             Ok(()) => {
                 // SAFETY: the file's sha256 matches the digest recorded when this
                 // process or an earlier one serialized it with a compatible engine,
-                // and the private directory keeps others from replacing it.
+                // and the private directory (checked above: ours, and nobody else may
+                // write to it) keeps others from replacing it.
                 match unsafe { Component::deserialize_file(engine, &path) } {
                     Ok(loaded) => return Ok((loaded, CacheOutcome::Loaded)),
                     Err(e) => CacheOutcome::Rebuilt(format!("wasmtime refused it: {e}")),
@@ -114,7 +161,7 @@ impl CodeCache {
 
     /// Writes `artifact` to `path` in the cache, with its digest beside it.
     pub(crate) fn store(&self, path: &Path, artifact: &[u8]) -> Result<(), Error> {
-        create_private_dir(&self.dir)?;
+        self.ensure_private()?;
         write_atomically(path, artifact)?;
         let digest = hex::encode(Sha256::digest(artifact));
         write_atomically(&digest_path(path), digest.as_bytes())?;

@@ -92,8 +92,12 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds the engine and starts its epoch ticker (stopped when dropped).
+    /// Builds the engine and starts its epoch ticker (stopped when dropped). Refuses a
+    /// cache directory this process must not trust ([`CodeCache::ensure_private`]).
     pub fn new(options: &RuntimeOptions) -> Result<Self, Error> {
+        if let Some(cache) = &options.cache {
+            cache.ensure_private()?;
+        }
         let mut pool = PoolingAllocationConfig::default();
         let instances = options.instances.max(1);
         let memories = instances.saturating_mul(options.memories_per_component);

@@ -29,6 +29,21 @@ pub enum Error {
         /// Why it failed.
         message: String,
     },
+    /// The compiled-code cache directory is one this process must not trust: another
+    /// user owns it, or group or others may write to it (see
+    /// [`CodeCache::ensure_private`](crate::CodeCache::ensure_private)).
+    #[error(
+        "the compiled-code cache directory {} {reason}: anyone who can write there chooses \
+         the code this host runs; `chmod 700` it if it is yours, or choose another \
+         (`--cache-dir`, WHARF_CACHE_DIR) or `--no-cache`",
+        path.display()
+    )]
+    UntrustedCache {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading or writing the compiled-code cache or a listener failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

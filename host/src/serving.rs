@@ -263,6 +263,9 @@ impl Runtime {
         if !composition.initializer && !composition.nested.iter().any(|n| n.initializer) {
             return Ok((deployable.to_vec(), ServingOutcome::AsIs));
         }
+        if let Some(cache) = self.cache() {
+            cache.ensure_private()?;
+        }
         let entry = self.cache().map(|cache| {
             cache
                 .dir()
@@ -361,13 +364,13 @@ impl Runtime {
                     });
                     let k32 = k as u32;
                     exports.export(
-                        &access_name(k),
+                        access_name(k),
                         wasm_encoder::ComponentExportKind::Instance,
                         composition.instances + k32,
                         None,
                     );
                     exports.export(
-                        &init_name(k),
+                        init_name(k),
                         wasm_encoder::ComponentExportKind::Func,
                         composition.funcs + k32,
                         None,

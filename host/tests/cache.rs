@@ -70,6 +70,80 @@ async fn entries_are_keyed_by_the_component_and_the_engine() {
     assert_eq!(name.split('-').next().unwrap().len(), 64, "{name}");
 }
 
+/// A cache directory someone else could write to is refused, naming it: whoever writes
+/// an entry and its digest there chooses the native code the host maps and runs.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_directory_another_user_owns_or_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = common::limits();
+
+    let mut untrusted = Vec::new();
+    for (name, mode) in [("everyone", 0o777), ("group", 0o770), ("sticky", 0o1777)] {
+        let path = dir.path().join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        untrusted.push((path, "written by group or others"));
+    }
+    // Another user's directory: one made and given away (as root), else `/`.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let theirs = match std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)) {
+        Ok(()) => theirs,
+        Err(_) => std::path::PathBuf::from("/"),
+    };
+    untrusted.push((theirs, "is owned by user"));
+
+    for (path, why) in untrusted {
+        // At start...
+        let mut options = wharf_host::RuntimeOptions::for_limits(&limits);
+        options.cache = Some(CodeCache::new(&path));
+        let Err(error) = wharf_host::Runtime::new(&options) else {
+            panic!("{} was trusted", path.display());
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains(&path.display().to_string()) && error.contains(why),
+            "{error}"
+        );
+        // ...and by the cache itself, which neither reads nor writes an entry there.
+        let uncached = common::runtime(&limits, None);
+        let before = std::fs::read_dir(&path).unwrap().count();
+        let refused = CodeCache::new(&path).load(uncached.engine(), common::probe());
+        assert!(
+            matches!(refused, Err(wharf_host::Error::UntrustedCache { .. })),
+            "{}",
+            path.display()
+        );
+        assert_eq!(std::fs::read_dir(&path).unwrap().count(), before);
+    }
+}
+
+/// A cache directory that does not exist is made at start, mode 0700 at every level
+/// made, and its entries are 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_cache_directory_is_made_private_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let compiled = dir.path().join("cache/wharf/compiled");
+    let runtime = common::runtime(&common::limits(), Some(CodeCache::new(&compiled)));
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for level in ["cache", "cache/wharf", "cache/wharf/compiled"] {
+        assert_eq!(mode(&dir.path().join(level)), 0o700, "{level}");
+    }
+    let (_, outcome) = runtime.load(common::probe()).unwrap();
+    assert_eq!(outcome, CacheOutcome::Compiled);
+    let entry = runtime
+        .cache()
+        .unwrap()
+        .entry(runtime.engine(), common::probe());
+    assert_eq!(mode(&entry), 0o600);
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);

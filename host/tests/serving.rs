@@ -29,15 +29,18 @@ fn capabilities(audience: &str) -> Capabilities {
     }
 }
 
-/// What the interop check sends (scripts/interop-host): health, ingest with and
-/// without gzip, no token, the wrong media type, a schema violation, a bad token,
-/// the wrong method, an unknown path.
-fn requests() -> Vec<(
+/// A method, a path, headers and a body.
+type Request = (
     &'static str,
     &'static str,
     Vec<(&'static str, String)>,
     Vec<u8>,
-)> {
+);
+
+/// What the interop check sends (scripts/interop-host): health, ingest with and
+/// without gzip, no token, the wrong media type, a schema violation, a bad token,
+/// the wrong method, an unknown path.
+fn requests() -> Vec<Request> {
     let good = format!("Bearer {}", common::token(SECRET, "ingest"));
     let body = serde_json::json!({"event": "  signed   up ", "user": {"id": 7, "email": "ann@example.com"}, "pad": "x".repeat(900)}).to_string().into_bytes();
     let json = ("content-type", "application/json".to_owned());

@@ -234,6 +234,9 @@ async fn main() {
     let mut config = Config::new(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.database_url = Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0));
+    let key = dir.path().join("token-key");
+    std::fs::write(&key, wharf_registry::auth::new_secret()).unwrap();
+    config.token_key_file = Some(key);
     run("postgres", config, packages).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut conn)

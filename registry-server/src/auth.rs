@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::keys::BearerKeys;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -197,15 +198,28 @@ const BEARER_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
 /// A short-lived bearer token: an HS256 JWT (so that OCI clients can read its expiry
 /// and cache it), whose claims name the API token it stands for (so that revoking that
-/// token revokes this one).
-pub fn sign_bearer(key: &[u8], principal: Option<&Principal>, expires: i64) -> String {
+/// token revokes this one). One standing for the configured admin token (`adm`) is
+/// signed with the admin key instead, so that changing the admin token revokes it.
+pub fn sign_bearer(keys: &BearerKeys, principal: Option<&Principal>, expires: i64) -> String {
     use base64::Engine as _;
-    let payload = serde_json::json!({
-        "sub": principal.map(|p| p.user.clone()),
-        "tid": principal.and_then(|p| p.token_id.clone()),
-        "adm": principal.is_some_and(|p| p.is_admin() && p.token_id.is_none()),
-        "exp": expires,
-    });
+    let admin_key = principal
+        .filter(|p| p.is_admin() && p.token_id.is_none())
+        .and(keys.admin());
+    let (key, payload) = match admin_key {
+        Some(key) => (
+            key,
+            serde_json::json!({"sub": "admin", "tid": null, "adm": true, "exp": expires}),
+        ),
+        None => (
+            keys.user(),
+            serde_json::json!({
+                "sub": principal.map(|p| p.user.clone()),
+                "tid": principal.and_then(|p| p.token_id.clone()),
+                "adm": false,
+                "exp": expires,
+            }),
+        ),
+    };
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
     let signed = format!("{BEARER_HEADER}.{payload}");
     let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(key, &signed));
@@ -235,11 +249,6 @@ async fn principal_for_bearer(
     else {
         return Ok(None);
     };
-    let key = state.token_key().await?;
-    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&key, signed));
-    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
-        return Ok(None);
-    }
     let Some(claims) = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
@@ -247,13 +256,27 @@ async fn principal_for_bearer(
     else {
         return Ok(None);
     };
+    // An admin bearer verifies only with the key of the admin token configured now.
+    let admin = claims["adm"] == true;
+    let key = if admin {
+        match state.bearer_keys.admin() {
+            Some(key) => key,
+            None => return Ok(None),
+        }
+    } else {
+        state.bearer_keys.user()
+    };
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(key, signed));
+    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
+        return Ok(None);
+    }
     if claims["exp"]
         .as_i64()
         .is_none_or(|exp| exp < crate::now_ms() / 1000)
     {
         return Ok(None);
     }
-    if claims["adm"] == true {
+    if admin {
         return Ok(Some(Credential::User(Principal::admin())));
     }
     let Some(id) = claims["tid"].as_str() else {

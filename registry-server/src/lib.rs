@@ -27,8 +27,10 @@ pub mod compat;
 pub mod error;
 pub mod fsck;
 pub mod gc;
+pub mod keys;
 pub mod metrics;
 pub mod oci;
+pub mod private;
 pub mod provenance;
 pub mod repo;
 pub mod service;
@@ -41,6 +43,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
@@ -60,7 +63,8 @@ pub struct Config {
     /// from a request's `Host` header, which the client chooses. Default: `http://`
     /// and the listen address ([`Server::bind`] fills in the port it bound).
     pub public_url: Option<String>,
-    /// The SQLite file and the blobs live here unless configured elsewhere.
+    /// The SQLite file, the blobs and the bearer-signing key live here unless
+    /// configured elsewhere. Created mode 0700 (and the files in it 0600).
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/wharf.db`.
     pub database_url: Option<String>,
@@ -69,6 +73,11 @@ pub struct Config {
     /// A token with every right, to bootstrap users and tokens; at least
     /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
+    /// The file holding the key that signs the bearer tokens `/v2/token` hands out (at
+    /// least [`keys::TOKEN_KEY_MIN_CHARS`] characters). Required with PostgreSQL, where
+    /// every replica must be given the same one; default (SQLite):
+    /// `<data_dir>/token-key`, made on the first start. See [`keys`].
+    pub token_key_file: Option<PathBuf>,
     /// Whether reads need no token.
     pub anonymous_read: bool,
     /// Told to `wkg` in `/.well-known/wasm-pkg/registry.json`: package `ns:name` lives
@@ -104,6 +113,7 @@ impl Config {
             database_url: None,
             max_upload_bytes: 64 << 20,
             admin_token: None,
+            token_key_file: None,
             anonymous_read: true,
             namespace_prefix: None,
             cache_bytes: 256 << 20,
@@ -184,19 +194,54 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Recently served blobs and manifests, by digest.
     pub cache: Arc<cache::BlobCache>,
+    /// What signs and verifies bearer tokens.
+    pub bearer_keys: Arc<keys::BearerKeys>,
 }
 
 impl AppState {
-    /// Opens the database (applying migrations) and the blob store. Refuses an empty or
-    /// short admin token before touching anything.
+    /// Opens the database (applying migrations), the blob store and the bearer-signing
+    /// key ([`keys::BearerKeys::load`]). Refuses an empty or short admin token before
+    /// touching anything, and a missing or short key before opening the database.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        Self::check(&config).await?;
+        let bearer_keys = keys::BearerKeys::load(&config).map_err(anyhow::Error::msg)?;
+        Self::open_with(config, bearer_keys).await
+    }
+
+    /// Opens the registry for a tool that reads it and serves nothing (`wharf fsck`):
+    /// like [`AppState::open`], but no bearer-signing key is read or made; bearers are
+    /// signed with a key that lives in this process only.
+    pub async fn open_offline(config: Config) -> anyhow::Result<Self> {
+        Self::check(&config).await?;
+        let bearer_keys = keys::BearerKeys::ephemeral(config.admin_token.as_deref());
+        Self::open_with(config, bearer_keys).await
+    }
+
+    /// Refuses a bad admin token or public URL, then makes the data directory.
+    async fn check(config: &Config) -> anyhow::Result<()> {
         if let Some(token) = &config.admin_token {
             auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
         }
         if let Some(url) = &config.public_url {
             parse_public_url(url).map_err(anyhow::Error::msg)?;
         }
-        tokio::fs::create_dir_all(&config.data_dir).await?;
+        // Private from the start: the key is made in here below, and the database and
+        // blobs hold what a private registry serves to token holders only.
+        private::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| {
+                format!("creating the data directory {}", config.data_dir.display())
+            })?;
+        if private::shared_with_others(&config.data_dir) {
+            tracing::warn!(
+                data_dir = %config.data_dir.display(),
+                "other users may enter the data directory: `chmod 700` it"
+            );
+        }
+        Ok(())
+    }
+
+    async fn open_with(config: Config, bearer_keys: keys::BearerKeys) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
@@ -206,6 +251,7 @@ impl AppState {
             blobs,
             metrics: Arc::new(metrics::Metrics::new()),
             cache,
+            bearer_keys: Arc::new(bearer_keys),
         })
     }
 

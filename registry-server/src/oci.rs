@@ -162,12 +162,8 @@ async fn token(
             );
         }
     };
-    let key = match state.token_key().await {
-        Ok(key) => key,
-        Err(e) => return e.into_response(),
-    };
     let expires = crate::now_ms() / 1000 + TOKEN_SECONDS;
-    let bearer = crate::auth::sign_bearer(&key, principal.as_ref(), expires);
+    let bearer = crate::auth::sign_bearer(&state.bearer_keys, principal.as_ref(), expires);
     axum::Json(json!({"token": bearer, "access_token": bearer, "expires_in": TOKEN_SECONDS}))
         .into_response()
 }
@@ -1214,18 +1210,6 @@ pub fn parse_manifest(
     }
     parsed.blobs.dedup();
     Ok(parsed)
-}
-
-impl AppState {
-    /// The key that signs bearer tokens, shared by every replica through the database.
-    pub async fn token_key(&self) -> Result<Vec<u8>, ApiError> {
-        let candidate = crate::auth::new_secret();
-        Ok(self
-            .db
-            .shared_secret("oci-token-key", &candidate)
-            .await?
-            .into_bytes())
-    }
 }
 
 /// The Wasm OCI artifact for a version published through the JSON API: a config whose

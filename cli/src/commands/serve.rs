@@ -42,7 +42,7 @@ impl StoreArgs {
 /// database and an S3 bucket.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --public-url https://wasm.example.com --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
+    after_help = "Examples:\n  wharf serve\n  wharf serve --listen 0.0.0.0:7878 --public-url https://wasm.example.com --data-dir /var/lib/wharf\n  WHARF_DATABASE_URL=postgres://wharf@db/wharf WHARF_TOKEN_KEY_FILE=/run/secrets/wharf-token-key wharf serve --admin-token \"$ADMIN\"\n  wharf serve --database-url postgres://wharf@db/wharf --token-key-file /run/secrets/wharf-token-key --storage s3://wharf-blobs --s3-endpoint http://s3:8333"
 )]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (printed at start).
@@ -63,6 +63,12 @@ pub struct Args {
     /// characters, e.g. from `openssl rand -hex 32`.
     #[arg(long, env = "WHARF_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// A file holding the key that signs the bearer tokens OCI clients get from
+    /// `/v2/token` (at least 32 characters, e.g. from `openssl rand -hex 32`). Required
+    /// with PostgreSQL: give every replica the same file. Default (SQLite):
+    /// `<data-dir>/token-key`, made on the first start.
+    #[arg(long, env = "WHARF_TOKEN_KEY_FILE", value_name = "FILE")]
+    token_key_file: Option<PathBuf>,
     /// Require a token for reads too.
     #[arg(long, env = "WHARF_PRIVATE")]
     private: bool,
@@ -99,6 +105,7 @@ impl Args {
         config.public_url = self.public_url;
         config.max_upload_bytes = self.max_upload;
         config.admin_token = self.admin_token;
+        config.token_key_file = self.token_key_file;
         config.anonymous_read = !self.private;
         config.gc_interval = self.gc_interval;
         config.gc_grace = self.gc_grace;
@@ -129,7 +136,8 @@ pub struct FsckArgs {
 impl FsckArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
-        let state = wharf_registry::AppState::open(self.store.config()).await?;
+        // fsck serves nothing, so it needs no bearer-signing key (and makes none).
+        let state = wharf_registry::AppState::open_offline(self.store.config()).await?;
         let report = state
             .fsck()
             .await

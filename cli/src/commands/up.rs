@@ -48,47 +48,18 @@ pub struct Args {
     limits: host::LimitArgs,
 }
 
-/// A secret kept in the data directory across runs, made on the first one. A file that
-/// is there but empty or short is refused, never trusted: an empty admin token or
-/// signing key would let anyone in. A new one is created with mode 0600 in the same
-/// call that creates the file (never readable by others, not even for a moment), and
-/// only if nothing is at the path: a link planted there is not written through.
+/// A secret kept in the data directory across runs, made on the first one (mode 0600,
+/// in the call that creates the file, and only where nothing is: a link planted there
+/// is not written through). A file that is there but empty or short is refused, never
+/// trusted: an empty admin token or signing key would let anyone in.
 fn secret(path: &Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(existing) => {
-            let existing = existing.trim().to_owned();
-            let chars = existing.chars().count();
-            let least = wharf_registry::auth::ADMIN_TOKEN_MIN_CHARS;
-            if chars < least {
-                anyhow::bail!(
-                    "{} holds a secret of {chars} characters; it needs at least {least}: \
-                     delete the file and `wharf up` makes a new one",
-                    path.display()
-                );
-            }
-            return Ok(existing);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let secret = wharf_registry::auth::new_secret();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, secret.as_bytes()))
-        .with_context(|| format!("creating {}", path.display()))?;
-    Ok(secret)
+    wharf_registry::private::secret_file(path, wharf_registry::auth::ADMIN_TOKEN_MIN_CHARS)
+        .map_err(anyhow::Error::msg)
 }
 
 impl Args {
     pub async fn run(self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.data_dir)
+        wharf_registry::private::create_dir_all_sync(&self.data_dir)
             .with_context(|| format!("creating {}", self.data_dir.display()))?;
         let admin = secret(&self.data_dir.join("admin-token"))?;
         let gateway_secret = secret(&self.data_dir.join("gateway-secret"))?;

@@ -210,14 +210,34 @@ impl TokenRow {
     }
 }
 
+/// The file of a SQLite URL that asks for it to be created (`sqlite://<path>?mode=rwc`).
+fn sqlite_file_to_create(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?')?;
+    let creates = query.split('&').any(|pair| pair == "mode=rwc");
+    (creates && !path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
 const TOKEN_COLUMNS: &str =
     "id, owner, name, scopes, namespaces, created_at, expires_at, last_used_at, revoked_at";
 
 impl Db {
     /// Connects and applies the migrations of the URL's database (`sqlite:` or `postgres:`).
+    /// A SQLite file the URL asks to create (`mode=rwc`) is created mode 0600 first;
+    /// SQLite gives its `-wal` and `-shm` files the same mode.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        if let Some(file) = sqlite_file_to_create(url) {
+            crate::private::create_file_if_missing(&file)
+                .await
+                .map_err(|e| {
+                    let named = format!("creating {}: {e}", file.display());
+                    sqlx::Error::Io(std::io::Error::new(e.kind(), named))
+                })?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .connect(url)

@@ -1,4 +1,4 @@
-//! SQL of the OCI view: manifests, tags, blob links, uploads, and shared secrets.
+//! SQL of the OCI view: manifests, tags, blob links, and uploads.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -361,22 +361,6 @@ impl Db {
             .await?
             .rows_affected()
             > 0)
-    }
-
-    /// A secret shared by every replica: the first to ask stores `candidate`.
-    pub async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, DbError> {
-        sqlx::query(
-            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(name)
-        .bind(candidate)
-        .execute(&self.pool)
-        .await?;
-        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("value")?)
     }
 }
 

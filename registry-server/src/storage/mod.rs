@@ -2,7 +2,9 @@
 //! sha512 when a client asks) and stored once. The local store writes into
 //! `uploads/<id>`, fsyncs, and renames into `blobs/<algorithm>/<2 hex>/<hex>` only when
 //! the digest is the one expected, so a blob in place is always whole and correct.
-//! Chunked uploads append to `uploads/<id>` and are hashed when they finish.
+//! Chunked uploads append to `uploads/<id>` and are hashed when they finish. Every
+//! directory is created mode 0700 and every file 0600 ([`crate::private`]): a private
+//! registry's blobs are for token holders, not for the machine's other users.
 //!
 //! [`s3::S3BlobStore`] keeps the same layout in an S3-compatible bucket, so that several
 //! replicas can share it; see its docs for how it keeps the same guarantees.
@@ -16,6 +18,8 @@ use bytes::Bytes;
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use wharf_types::Digest;
+
+use crate::private;
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -99,10 +103,9 @@ pub struct FsBlobStore {
 impl FsBlobStore {
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
-        fs::create_dir_all(root.join("uploads")).await?;
-        fs::create_dir_all(root.join("blobs/sha256")).await?;
-        fs::create_dir_all(root.join("blobs/sha512")).await?;
-        fs::create_dir_all(root.join("trash")).await?;
+        for dir in ["uploads", "blobs/sha256", "blobs/sha512", "trash"] {
+            private::create_dir_all(&root.join(dir)).await?;
+        }
         Ok(Self { root })
     }
 
@@ -128,7 +131,7 @@ impl FsBlobStore {
         let path = self.path(digest);
         fs::File::open(temp).await?.sync_all().await?;
         let dir = path.parent().expect("blob paths have a parent");
-        fs::create_dir_all(dir).await?;
+        private::create_dir_all(dir).await?;
         // rename is atomic: readers see nothing or the whole blob. Identical content
         // renamed over identical content is harmless.
         fs::rename(temp, &path).await?;
@@ -169,7 +172,11 @@ impl BlobStore for FsBlobStore {
             .join("uploads")
             .join(format!("put-{}", uuid::Uuid::new_v4()));
         let result = async {
-            fs::write(&temp, &data).await?;
+            let mut file = private::file_options().create_new(true).open(&temp).await?;
+            file.write_all(&data).await?;
+            // Until flushed, tokio may still be writing in the background.
+            file.flush().await?;
+            drop(file);
             self.commit(&temp, &actual).await
         }
         .await;
@@ -216,7 +223,11 @@ impl BlobStore for FsBlobStore {
         let path = self
             .upload_path(id)
             .ok_or_else(|| std::io::Error::other("invalid upload id"))?;
-        fs::File::create(path).await?;
+        private::file_options()
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .await?;
         Ok(())
     }
 

@@ -43,9 +43,13 @@ pub fn postgres_admin_url() -> String {
 pub struct TestApp {
     pub state: AppState,
     router: Router,
-    _dir: tempfile::TempDir,
-    postgres_db: Option<String>,
+    /// Shared with the apps [`TestApp::reopen`] makes, like the database.
+    dir: std::sync::Arc<tempfile::TempDir>,
+    postgres_db: Option<std::sync::Arc<PostgresDb>>,
 }
+
+/// A test's own PostgreSQL database, dropped with the last app using it.
+struct PostgresDb(String);
 
 pub struct Reply {
     pub status: StatusCode,
@@ -88,6 +92,16 @@ impl TestApp {
     }
 
     pub async fn with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::upgraded(backend, configure, async |_| {}).await
+    }
+
+    /// Like [`TestApp::with`], but `prepare` gets the database's URL before the
+    /// registry opens (and migrates) it: to leave it as an older release did.
+    pub async fn upgraded(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+        prepare: impl AsyncFnOnce(String),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(dir.path());
         config.admin_token = Some(ADMIN.into());
@@ -105,16 +119,36 @@ impl TestApp {
                 .unwrap();
             let base = admin.rsplit_once('/').unwrap().0;
             config.database_url = Some(format!("{base}/{name}"));
-            postgres_db = Some(name);
+            postgres_db = Some(std::sync::Arc::new(PostgresDb(name)));
+            // Replicas on one database are given one key file.
+            let key = dir.path().join("shared-token-key");
+            std::fs::write(&key, wharf_registry::auth::new_secret()).unwrap();
+            config.token_key_file = Some(key);
         }
         configure(&mut config);
+        prepare(config.database_url()).await;
         let state = AppState::open(config).await.expect("open the registry");
         let router = wharf_registry::app(state.clone());
         Self {
             state,
             router,
-            _dir: dir,
+            dir: std::sync::Arc::new(dir),
             postgres_db,
+        }
+    }
+
+    /// Another registry on this one's database and data directory, its configuration
+    /// changed by `configure`: a restart, or another replica.
+    pub async fn reopen(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = (*self.state.config).clone();
+        configure(&mut config);
+        let state = AppState::open(config).await.expect("reopen the registry");
+        let router = wharf_registry::app(state.clone());
+        TestApp {
+            state,
+            router,
+            dir: self.dir.clone(),
+            postgres_db: self.postgres_db.clone(),
         }
     }
 
@@ -217,11 +251,9 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
+impl Drop for PostgresDb {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_db.take() else {
-            return;
-        };
+        let name = std::mem::take(&mut self.0);
         // Drop runs outside async; a thread with its own runtime removes the database.
         let admin = postgres_admin_url();
         std::thread::spawn(move || {

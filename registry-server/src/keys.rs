@@ -1,0 +1,116 @@
+//! The keys that sign the short-lived bearer tokens `/v2/token` hands out, and where
+//! they come from. Never from the database: whoever reads a backup, a dump or a
+//! replica's connection could otherwise mint anyone's bearer.
+//!
+//! - [`Config::token_key_file`] names a file the operator provides. Replicas on one
+//!   database must all be given the same one, since any replica verifies the bearers
+//!   any other handed out.
+//! - Without it, on SQLite, `<data_dir>/token-key` is made on the first start (a random
+//!   secret, mode 0600) and kept across restarts.
+//! - Without it, on PostgreSQL, the start is refused: a PostgreSQL database is how
+//!   replicas are run, and a key each replica made for itself would make each refuse
+//!   the others' bearers, now and then, depending on where the balancer sent a client.
+//!
+//! Bearers standing for the configured admin token (`adm: true`) name no API token
+//! that could be revoked. They are signed with a key of their own, derived from the
+//! key and the admin token, so that changing (or removing) the admin token makes every
+//! admin bearer minted under the old one a forgery.
+//!
+//! The key is not derived from the admin token alone: anyone may fetch an anonymous
+//! bearer, and a key made of the admin token would let them test guesses of it
+//! offline, at the speed of HMAC, against the bearer's signature.
+
+use std::path::PathBuf;
+
+use hmac::Mac as _;
+use sha2::Sha256;
+
+use crate::Config;
+
+/// The fewest characters a bearer-signing key file may hold (32 hex digits are 128
+/// bits); `openssl rand -hex 32` makes 64.
+pub const TOKEN_KEY_MIN_CHARS: usize = 32;
+
+/// The file `wharf serve` keeps its bearer-signing key in when none is configured.
+pub const TOKEN_KEY_FILE_NAME: &str = "token-key";
+
+/// The keys bearers are signed with.
+pub struct BearerKeys {
+    user: Vec<u8>,
+    /// None when no admin token is configured: no admin bearer is signed or accepted.
+    admin: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for BearerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerKeys").finish_non_exhaustive()
+    }
+}
+
+impl BearerKeys {
+    /// Keys from `secret` (the key file's content) and the admin token, if any.
+    pub fn new(secret: &[u8], admin_token: Option<&str>) -> Self {
+        let admin = admin_token.filter(|t| !t.is_empty()).map(|token| {
+            let mut mac =
+                hmac::Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+            mac.update(b"wharf admin bearer key v1\0");
+            mac.update(token.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        });
+        Self {
+            user: secret.to_vec(),
+            admin,
+        }
+    }
+
+    /// The keys of `config`: from [`Config::token_key_file`], else (on SQLite) from
+    /// `<data_dir>/token-key`, made on the first start. The error names the file, or
+    /// the setting that is missing.
+    pub fn load(config: &Config) -> Result<Self, String> {
+        let secret = match &config.token_key_file {
+            Some(path) => {
+                let secret = crate::private::existing_secret_file(path, TOKEN_KEY_MIN_CHARS)
+                    .map_err(|e| format!("`token_key_file`: {e}"))?;
+                if crate::private::shared_with_others(path) {
+                    tracing::warn!(
+                        file = %path.display(),
+                        "the bearer-signing key file may be read by other users: `chmod 600` it"
+                    );
+                }
+                secret
+            }
+            None if config.database_url().starts_with("postgres") => {
+                return Err(
+                    "`token_key_file` is required with a PostgreSQL database: replicas share \
+                     the database and must verify each other's bearer tokens, so give every \
+                     replica the same key file with `--token-key-file` / WHARF_TOKEN_KEY_FILE \
+                     (make one with `openssl rand -hex 32 > token-key; chmod 600 token-key`)"
+                        .to_owned(),
+                );
+            }
+            None => crate::private::secret_file(&default_file(config), TOKEN_KEY_MIN_CHARS)?,
+        };
+        Ok(Self::new(secret.as_bytes(), config.admin_token.as_deref()))
+    }
+
+    /// Keys that live in this process only, for a tool that serves nothing (`wharf
+    /// fsck`): what they sign no server accepts.
+    pub fn ephemeral(admin_token: Option<&str>) -> Self {
+        Self::new(crate::auth::new_secret().as_bytes(), admin_token)
+    }
+
+    /// The key of bearers standing for an API token, or for nobody.
+    pub(crate) fn user(&self) -> &[u8] {
+        &self.user
+    }
+
+    /// The key of bearers standing for the configured admin token; None without one.
+    pub(crate) fn admin(&self) -> Option<&[u8]> {
+        self.admin.as_deref()
+    }
+}
+
+/// `<data_dir>/token-key`.
+pub fn default_file(config: &Config) -> PathBuf {
+    config.data_dir.join(TOKEN_KEY_FILE_NAME)
+}
