@@ -30,6 +30,10 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Manifests larger than this are refused (the spec asks for at least 4 MiB).
 const MAX_MANIFEST: u64 = 8 << 20;
+/// The most descriptors (config and layers, or an index's manifests) a manifest may
+/// reference: each costs a lease and a look-up when it is pushed. Images have at most
+/// 127 layers (Docker's limit) and indexes a few dozen platforms.
+pub const MAX_MANIFEST_REFERENCES: usize = 1024;
 /// How long a bearer token from `/v2/token` lives.
 const TOKEN_SECONDS: i64 = 300;
 
@@ -1140,6 +1144,19 @@ pub struct ParsedManifest {
     pub wasm_layer: Option<String>,
 }
 
+/// Refuses a manifest whose `fields` hold more than [`MAX_MANIFEST_REFERENCES`]
+/// descriptors, before any of them is looked at.
+fn too_many_references(count: usize, fields: &str) -> Result<(), ApiError> {
+    if count <= MAX_MANIFEST_REFERENCES {
+        return Ok(());
+    }
+    Err(manifest_invalid(format!(
+        "the manifest's {fields} hold {count} descriptors; at most \
+         {MAX_MANIFEST_REFERENCES} are accepted"
+    ))
+    .with_detail(json!({ "references": count, "limit": MAX_MANIFEST_REFERENCES })))
+}
+
 /// Reads a pushed manifest (image manifest or index, OCI or Docker): its media type
 /// from the JSON, else from `content_type`, and the digests it references. The
 /// digests are checked by the caller, against the store.
@@ -1185,6 +1202,7 @@ pub fn parse_manifest(
             let layers = value["layers"]
                 .as_array()
                 .ok_or_else(|| manifest_invalid("`layers` must be an array".into()))?;
+            too_many_references(1 + layers.len(), "`config` and `layers`")?;
             for layer in layers {
                 parsed.blobs.push(digest_of(layer, "layer")?);
             }
@@ -1202,6 +1220,7 @@ pub fn parse_manifest(
             let manifests = value["manifests"]
                 .as_array()
                 .ok_or_else(|| manifest_invalid("`manifests` must be an array".into()))?;
+            too_many_references(manifests.len(), "`manifests`")?;
             for m in manifests {
                 parsed.manifests.push(digest_of(m, "manifest")?);
             }

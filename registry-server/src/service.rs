@@ -363,15 +363,6 @@ impl AppState {
             .db
             .items(name.namespace(), name.name(), version)
             .await?;
-        let item = |i: &ItemRow| views::Item {
-            name: if i.item_version.is_empty() {
-                i.item.clone()
-            } else {
-                format!("{}@{}", i.item, i.item_version)
-            },
-            package: (!i.item_package.is_empty()).then(|| i.item_package.clone()),
-            version: (!i.item_version.is_empty()).then(|| i.item_version.clone()),
-        };
         let dependencies = self
             .db
             .dependencies(name.namespace(), name.name(), version)
@@ -393,12 +384,12 @@ impl AppState {
             imports: items
                 .iter()
                 .filter(|i| i.direction == "import")
-                .map(item)
+                .map(item_view)
                 .collect(),
             exports: items
                 .iter()
                 .filter(|i| i.direction == "export")
-                .map(item)
+                .map(item_view)
                 .collect(),
             dependencies: dependencies
                 .into_iter()
@@ -693,6 +684,19 @@ fn producers_json(producers: &[(String, Vec<(String, String)>)]) -> serde_json::
         })
         .collect();
     serde_json::Value::Object(map)
+}
+
+/// An import or export as the views show it: `item@version`, its package and version.
+pub fn item_view(i: &ItemRow) -> views::Item {
+    views::Item {
+        name: if i.item_version.is_empty() {
+            i.item.clone()
+        } else {
+            format!("{}@{}", i.item, i.item_version)
+        },
+        package: (!i.item_package.is_empty()).then(|| i.item_package.clone()),
+        version: (!i.item_version.is_empty()).then(|| i.item_version.clone()),
+    }
 }
 
 pub fn unknown_package(name: &PackageName) -> ApiError {
