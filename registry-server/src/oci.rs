@@ -19,6 +19,7 @@ use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
 use crate::auth::{Caller, Credential, Principal, Scope};
+use crate::body::{incoming, read_body};
 use crate::error::ApiError;
 use crate::repo::{ManifestRow, NewManifest};
 
@@ -612,15 +613,11 @@ impl Ctx {
 
     async fn put_manifest(&self, name: &str, reference: &str, body: Body) -> Answer {
         let principal = self.push(name).await?;
-        let bytes = crate::api::read_body(body, &self.headers, MAX_MANIFEST)
+        // Held through the publish, which reads the Wasm layer whole.
+        let _slot = self.state.uploads.take()?;
+        let bytes = read_body(body, &self.headers, MAX_MANIFEST)
             .await
-            .map_err(|e| {
-                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                    oci(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", e.message)
-                } else {
-                    e
-                }
-            })?;
+            .map_err(size_error)?;
         let (tag, digest) = if reference.contains(':') {
             let expected = parse_digest(reference)?;
             if !expected.matches(&bytes) {
@@ -850,11 +847,13 @@ impl Ctx {
         }
         if let Some(digest) = self.query.get("digest") {
             let digest = parse_digest(digest)?;
-            let bytes =
-                crate::api::read_body(body, &self.headers, self.state.config.max_upload_bytes)
-                    .await
-                    .map_err(size_error)?;
-            self.state.store_blob(bytes, Some(&digest)).await?;
+            let _slot = self.state.uploads.take()?;
+            let bytes = incoming(body, &self.headers, self.state.config.max_upload_bytes)
+                .map_err(size_error)?;
+            self.state
+                .store_stream(bytes, &digest)
+                .await
+                .map_err(size_error)?;
             self.state
                 .db
                 .link_blob(name, &digest.to_string(), crate::now_ms())
@@ -911,18 +910,18 @@ impl Ctx {
             e.detail = json!({ "size": size });
             return Err(e.into());
         }
-        let bytes = crate::api::read_body(
+        let bytes = incoming(
             body,
             &self.headers,
             self.state.config.max_upload_bytes.saturating_sub(size),
         )
-        .await
         .map_err(size_error)?;
         let size = self
             .state
             .blobs
-            .upload_append(id, &bytes)
-            .await?
+            .upload_append(id, bytes)
+            .await
+            .map_err(|e| size_error(e.into()))?
             .ok_or_else(|| {
                 oci(
                     StatusCode::NOT_FOUND,
@@ -937,6 +936,7 @@ impl Ctx {
     async fn patch_upload(&self, name: &str, id: &str, body: Body) -> Answer {
         self.push(name).await?;
         let size = self.upload(name, id).await?;
+        let _slot = self.state.uploads.take()?;
         match self.append(id, body, size).await {
             Ok(size) => Ok(upload_answer(StatusCode::ACCEPTED, name, id, size)),
             Err(Denied::Error(e)) if e.status == StatusCode::RANGE_NOT_SATISFIABLE => {
@@ -957,6 +957,8 @@ impl Ctx {
     async fn finish_upload(&self, name: &str, id: &str, body: Body) -> Answer {
         self.push(name).await?;
         let size = self.upload(name, id).await?;
+        // Held through the last chunk and the hashing of the whole.
+        let _slot = self.state.uploads.take()?;
         let digest = parse_digest(self.query.get("digest").ok_or_else(|| {
             oci(
                 StatusCode::BAD_REQUEST,

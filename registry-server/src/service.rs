@@ -73,14 +73,17 @@ pub fn same_track(a: &Version, b: &Version) -> bool {
 }
 
 impl AppState {
-    pub async fn publish(
+    /// Whether `principal` may publish `version_text` of `name`: a valid version, the
+    /// `publish` scope, ownership of the namespace once someone claimed it (an admin
+    /// of it needs none), and a version not taken yet. Routes ask before they read a
+    /// byte of the body; [`AppState::publish`] asks again (and the insert decides
+    /// races).
+    pub async fn may_publish(
         &self,
         principal: &Principal,
         name: &PackageName,
         version_text: &str,
-        body: Bytes,
-        pushed: Option<NewManifest>,
-    ) -> Result<views::Published, ApiError> {
+    ) -> Result<Version, ApiError> {
         let version = version(version_text)?;
         principal.require(Scope::Publish, name.namespace())?;
         if !principal.is_admin_of(name.namespace())
@@ -97,6 +100,18 @@ impl AppState {
         {
             return Err(exists(name, version_text));
         }
+        Ok(version)
+    }
+
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        name: &PackageName,
+        version_text: &str,
+        body: Bytes,
+        pushed: Option<NewManifest>,
+    ) -> Result<views::Published, ApiError> {
+        let version = self.may_publish(principal, name, version_text).await?;
 
         let analyzed = body.clone();
         let found = crate::cpu(move || analysis::analyze(&analyzed))
