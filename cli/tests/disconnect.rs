@@ -11,8 +11,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 /// 16 MiB: far more than loopback's socket buffers hold, so the server is still
 /// writing when the client goes.
 const BIG: usize = 16 << 20;
@@ -58,27 +56,7 @@ fn still_serving(child: &mut Child, addr: &str, path: &str) {
 
 /// Pushes `BIG` bytes as an OCI blob and returns the path that downloads it.
 fn push_big_blob(registry: &str, token: &str) -> String {
-    let bytes: Vec<u8> = (0..BIG).map(|i| (i * 7 % 251) as u8).collect();
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    let addr = authority(registry);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST /v2/test/big/blobs/uploads/?digest={digest} HTTP/1.1\r\nhost: {addr}\r\n\
-         authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        bytes.len()
-    )
-    .unwrap();
-    stream.write_all(&bytes).unwrap();
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 201"), "pushing the blob: {line}");
-    format!("/v2/test/big/blobs/{digest}")
-}
-
-fn authority(url: &str) -> &str {
-    url.trim_start_matches("http://").trim_end_matches('/')
+    common::push_blob(registry, token, "test/big", &common::patterned(BIG))
 }
 
 #[test]
@@ -86,7 +64,7 @@ fn serve_keeps_serving_when_a_client_vanishes_mid_download() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = common::serve(dir.path());
     let blob = push_big_blob(&server.registry, "admin-secret-for-tests");
-    let addr = authority(&server.registry).to_owned();
+    let addr = common::authority(&server.registry).to_owned();
     vanish_mid_download(&addr, &blob, Some("admin-secret-for-tests"));
     still_serving(server.child(), &addr, "/healthz");
 }
@@ -124,7 +102,7 @@ fn up_keeps_serving_when_a_client_vanishes_mid_download() {
     let registry = registry.expect("wharf up printed its registry");
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
     let blob = push_big_blob(&registry, token.trim());
-    let addr = authority(&registry).to_owned();
+    let addr = common::authority(&registry).to_owned();
     vanish_mid_download(&addr, &blob, Some(token.trim()));
     still_serving(&mut child, &addr, "/healthz");
     let _ = child.kill();

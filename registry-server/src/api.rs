@@ -6,14 +6,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use wharf_types::Digest;
 
 use crate::AppState;
 use crate::auth::{Caller, Reader, Scope};
+use crate::body::read_body;
 use crate::error::ApiError;
 use crate::service::{package_name, unknown_package};
 use crate::views;
@@ -203,35 +202,6 @@ async fn version(
     Ok(Json(state.version_detail(&name, &version).await?))
 }
 
-/// Reads the body, refusing more than the configured maximum with 413.
-pub(crate) async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: u64,
-) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(limit));
-    }
-    let limited = http_body_util::Limited::new(body, limit as usize);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::too_large(limit))
-        }
-        Err(e) => Err(ApiError::bad_request(
-            "BODY_UNREADABLE",
-            format!("the body could not be read: {e}"),
-        )),
-    }
-}
-
 /// Publish a version: the body is the component or binary WIT package.
 #[utoipa::path(put, path = "/api/v1/packages/{namespace}/{name}/versions/{version}",
     request_body(content = Vec<u8>, content_type = "application/wasm"),
@@ -247,6 +217,9 @@ async fn publish(
 ) -> Result<(StatusCode, Json<views::Published>), ApiError> {
     let name = package_name(&namespace, &name)?;
     let principal = caller.required()?;
+    // Who may publish is settled before a byte of the body is read.
+    state.may_publish(&principal, &name, &version).await?;
+    let _slot = state.uploads.take()?;
     let body = read_body(body, &headers, state.config.max_upload_bytes).await?;
     let published = state
         .publish(&principal, &name, &version, body, None)
@@ -345,7 +318,7 @@ pub(crate) async fn serve_blob(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    // Small blobs come whole from the memory cache; large ones are read as asked.
+    // Small blobs come whole from the memory cache.
     let cached = match state.blobs.size(digest).await?.ok_or_else(unknown)? {
         size if size as usize <= crate::CACHED_BLOB_MAX => {
             Some(state.blob_bytes(digest).await?.ok_or_else(unknown)?)
@@ -373,16 +346,21 @@ pub(crate) async fn serve_blob(
             return Ok(response);
         }
     };
-    let bytes = match cached {
-        Some(bytes) => bytes.slice(offset as usize..(offset + len) as usize),
-        None => state
-            .blobs
-            .read(digest, offset, Some(len))
-            .await?
-            .ok_or_else(unknown)?,
+    // Large ones stream from storage as the client reads: a stalled client holds a
+    // chunk, never the blob.
+    let body = match cached {
+        Some(bytes) => Body::from(bytes.slice(offset as usize..(offset + len) as usize)),
+        None => Body::from_stream(
+            state
+                .blobs
+                .stream(digest, offset, Some(len))
+                .await?
+                .ok_or_else(unknown)?,
+        ),
     };
-    let mut response = (status, bytes).into_response();
+    let mut response = (status, body).into_response();
     let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/wasm"),

@@ -269,36 +269,55 @@ impl AppState {
         let Some(provenance) = crate::cpu(move || provenance::read(&bytes)).await else {
             return Ok(None);
         };
+        // Every constituent's version, looked up together: a query per
+        // MAX_CONSTITUENTS (the publish cap, so one for anything published since),
+        // never one per part.
+        let wanted: Vec<(String, String, String)> = provenance
+            .constituents
+            .iter()
+            .filter_map(registry_version)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut found = crate::repo::VersionExports::new();
+        for batch in wanted.chunks(provenance::MAX_CONSTITUENTS) {
+            found.extend(self.db.versions_with_exports(batch).await?);
+        }
         let mut parts = Vec::new();
         for c in &provenance.constituents {
-            let found = match (&c.package, &c.version) {
-                (Some(package), Some(version)) => match package.parse::<PackageName>() {
-                    Ok(p) => self.version_detail(&p, version).await.ok(),
-                    Err(_) => None,
-                },
-                _ => None,
-            };
-            let fills = match (&found, c.plugs_into()) {
-                (Some(detail), Some(key)) => detail
-                    .exports
+            let version = registry_version(c).and_then(|k| found.get(&k));
+            let fills = match (version, c.plugs_into()) {
+                (Some((_, exports)), Some(key)) => exports
                     .iter()
+                    .map(crate::service::item_view)
                     .filter(|e| {
                         let unversioned = e.name.split('@').next().unwrap_or_default();
                         unversioned == key || e.package.as_deref() == Some(key.as_str())
                     })
-                    .map(|e| e.name.clone())
+                    .map(|e| e.name)
                     .collect(),
                 _ => Vec::new(),
             };
             parts.push(Part {
                 constituent: c.clone(),
-                known: found.is_some(),
-                description: found.and_then(|d| d.description),
+                known: version.is_some(),
+                description: version.and_then(|(description, _)| description.clone()),
                 fills,
             });
         }
         Ok(Some(Deployable { provenance, parts }))
     }
+}
+
+/// The registry version a constituent came from, as `(namespace, name, version)`;
+/// None for path and URL sources.
+fn registry_version(c: &Constituent) -> Option<(String, String, String)> {
+    let package = c.package.as_deref()?.parse::<PackageName>().ok()?;
+    Some((
+        package.namespace().to_owned(),
+        package.name().to_owned(),
+        c.version.clone()?,
+    ))
 }
 
 /// A component's interface changes: losing an export, or needing a new import, breaks

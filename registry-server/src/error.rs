@@ -93,6 +93,7 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(message) => {
                 Self::new(StatusCode::CONFLICT, "BLOB_UPLOAD_INVALID", message)
             }
+            StorageError::Body(e) => e.into(),
             other => Self::internal(other),
         }
     }
@@ -107,6 +108,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"wharf\""),
             );
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

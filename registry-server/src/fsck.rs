@@ -165,17 +165,24 @@ impl AppState {
         let parsed: Digest = digest
             .parse()
             .map_err(|e| format!("`{digest}` is no digest: {e}"))?;
-        match self.blobs.read(&parsed, 0, None).await {
-            Ok(Some(bytes)) => {
-                let actual = Digest::compute(parsed.algorithm(), &bytes);
-                if actual == parsed {
-                    Ok(bytes.len() as u64)
-                } else {
-                    Err(format!("content hashes to {actual}"))
-                }
-            }
-            Ok(None) => Err("missing".into()),
-            Err(e) => Err(format!("unreadable: {e}")),
+        let mut chunks = match self.blobs.stream(&parsed, 0, None).await {
+            Ok(Some(chunks)) => chunks,
+            Ok(None) => return Err("missing".into()),
+            Err(e) => return Err(format!("unreadable: {e}")),
+        };
+        // Hashed as it streams: fsck holds a chunk, never a blob.
+        let mut hasher = parsed.algorithm().hasher();
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| format!("unreadable: {e}"))?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+        }
+        let actual = hasher.finish();
+        if actual == parsed {
+            Ok(size)
+        } else {
+            Err(format!("content hashes to {actual}"))
         }
     }
 }

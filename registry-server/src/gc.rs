@@ -46,6 +46,7 @@ use wharf_types::Digest;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::storage::Incoming;
 
 /// What a collection removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -90,6 +91,25 @@ impl AppState {
             self.blobs.put(data.clone(), Some(&stored)).await?;
         }
         Ok(stored)
+    }
+
+    /// Leases and stores a blob as its bytes arrive, refusing content whose digest is
+    /// not `expected`; its size. Bytes that cannot be sent again are not stored
+    /// again (step 5): when a collector took them between the store and the second
+    /// lease, the client is told to retry, and the collector's next round finds the
+    /// row without bytes.
+    pub async fn store_stream(&self, data: Incoming, expected: &Digest) -> Result<u64, ApiError> {
+        self.lease(expected, 0).await?;
+        let size = self.blobs.put_stream(data, expected).await?;
+        self.lease(expected, size).await?;
+        if self.blobs.size(expected).await?.is_none() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "BLOB_COLLECTED",
+                format!("blob {expected} was garbage-collected as it was stored; retry"),
+            ));
+        }
+        Ok(size)
     }
 
     /// Removes uploads idle longer than `upload_ttl` and blobs untouched for `grace`

@@ -21,6 +21,7 @@
 pub mod analysis;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod browse;
 pub mod cache;
 pub mod compat;
@@ -70,6 +71,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// The largest accepted upload.
     pub max_upload_bytes: u64,
+    /// Request bodies (publishes, blob uploads, manifests) received at once; one more
+    /// is refused with `429 TOOMANYREQUESTS`. See [`body`].
+    pub max_uploads: usize,
     /// A token with every right, to bootstrap users and tokens; at least
     /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
@@ -112,6 +116,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             max_upload_bytes: 64 << 20,
+            max_uploads: body::DEFAULT_MAX_UPLOADS,
             admin_token: None,
             token_key_file: None,
             anonymous_read: true,
@@ -196,6 +201,8 @@ pub struct AppState {
     pub cache: Arc<cache::BlobCache>,
     /// What signs and verifies bearer tokens.
     pub bearer_keys: Arc<keys::BearerKeys>,
+    /// The slots request bodies are received in (`max_uploads`).
+    pub uploads: body::UploadSlots,
 }
 
 impl AppState {
@@ -245,7 +252,9 @@ impl AppState {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
+        let uploads = body::UploadSlots::new(config.max_uploads);
         Ok(Self {
+            uploads,
             config: Arc::new(config),
             db,
             blobs,
@@ -256,7 +265,8 @@ impl AppState {
     }
 
     /// A blob's bytes, from memory when recently served; None when it is not stored.
-    /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time.
+    /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time: this is for
+    /// what is parsed whole; downloads stream (see `api::serve_blob`).
     pub async fn blob_bytes(
         &self,
         digest: &wharf_types::Digest,

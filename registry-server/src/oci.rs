@@ -19,6 +19,7 @@ use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
 use crate::auth::{Caller, Credential, Principal, Scope};
+use crate::body::{incoming, read_body};
 use crate::error::ApiError;
 use crate::repo::{ManifestRow, NewManifest};
 
@@ -30,6 +31,10 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Manifests larger than this are refused (the spec asks for at least 4 MiB).
 const MAX_MANIFEST: u64 = 8 << 20;
+/// The most descriptors (config and layers, or an index's manifests) a manifest may
+/// reference: each costs a lease and a look-up when it is pushed. Images have at most
+/// 127 layers (Docker's limit) and indexes a few dozen platforms.
+pub const MAX_MANIFEST_REFERENCES: usize = 1024;
 /// How long a bearer token from `/v2/token` lives.
 const TOKEN_SECONDS: i64 = 300;
 
@@ -604,15 +609,11 @@ impl Ctx {
 
     async fn put_manifest(&self, name: &str, reference: &str, body: Body) -> Answer {
         let principal = self.push(name).await?;
-        let bytes = crate::api::read_body(body, &self.headers, MAX_MANIFEST)
+        // Held through the publish, which reads the Wasm layer whole.
+        let _slot = self.state.uploads.take()?;
+        let bytes = read_body(body, &self.headers, MAX_MANIFEST)
             .await
-            .map_err(|e| {
-                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                    oci(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", e.message)
-                } else {
-                    e
-                }
-            })?;
+            .map_err(size_error)?;
         let (tag, digest) = if reference.contains(':') {
             let expected = parse_digest(reference)?;
             if !expected.matches(&bytes) {
@@ -842,11 +843,13 @@ impl Ctx {
         }
         if let Some(digest) = self.query.get("digest") {
             let digest = parse_digest(digest)?;
-            let bytes =
-                crate::api::read_body(body, &self.headers, self.state.config.max_upload_bytes)
-                    .await
-                    .map_err(size_error)?;
-            self.state.store_blob(bytes, Some(&digest)).await?;
+            let _slot = self.state.uploads.take()?;
+            let bytes = incoming(body, &self.headers, self.state.config.max_upload_bytes)
+                .map_err(size_error)?;
+            self.state
+                .store_stream(bytes, &digest)
+                .await
+                .map_err(size_error)?;
             self.state
                 .db
                 .link_blob(name, &digest.to_string(), crate::now_ms())
@@ -903,18 +906,18 @@ impl Ctx {
             e.detail = json!({ "size": size });
             return Err(e.into());
         }
-        let bytes = crate::api::read_body(
+        let bytes = incoming(
             body,
             &self.headers,
             self.state.config.max_upload_bytes.saturating_sub(size),
         )
-        .await
         .map_err(size_error)?;
         let size = self
             .state
             .blobs
-            .upload_append(id, &bytes)
-            .await?
+            .upload_append(id, bytes)
+            .await
+            .map_err(|e| size_error(e.into()))?
             .ok_or_else(|| {
                 oci(
                     StatusCode::NOT_FOUND,
@@ -929,6 +932,7 @@ impl Ctx {
     async fn patch_upload(&self, name: &str, id: &str, body: Body) -> Answer {
         self.push(name).await?;
         let size = self.upload(name, id).await?;
+        let _slot = self.state.uploads.take()?;
         match self.append(id, body, size).await {
             Ok(size) => Ok(upload_answer(StatusCode::ACCEPTED, name, id, size)),
             Err(Denied::Error(e)) if e.status == StatusCode::RANGE_NOT_SATISFIABLE => {
@@ -949,6 +953,8 @@ impl Ctx {
     async fn finish_upload(&self, name: &str, id: &str, body: Body) -> Answer {
         self.push(name).await?;
         let size = self.upload(name, id).await?;
+        // Held through the last chunk and the hashing of the whole.
+        let _slot = self.state.uploads.take()?;
         let digest = parse_digest(self.query.get("digest").ok_or_else(|| {
             oci(
                 StatusCode::BAD_REQUEST,
@@ -1136,6 +1142,19 @@ pub struct ParsedManifest {
     pub wasm_layer: Option<String>,
 }
 
+/// Refuses a manifest whose `fields` hold more than [`MAX_MANIFEST_REFERENCES`]
+/// descriptors, before any of them is looked at.
+fn too_many_references(count: usize, fields: &str) -> Result<(), ApiError> {
+    if count <= MAX_MANIFEST_REFERENCES {
+        return Ok(());
+    }
+    Err(manifest_invalid(format!(
+        "the manifest's {fields} hold {count} descriptors; at most \
+         {MAX_MANIFEST_REFERENCES} are accepted"
+    ))
+    .with_detail(json!({ "references": count, "limit": MAX_MANIFEST_REFERENCES })))
+}
+
 /// Reads a pushed manifest (image manifest or index, OCI or Docker): its media type
 /// from the JSON, else from `content_type`, and the digests it references. The
 /// digests are checked by the caller, against the store.
@@ -1181,6 +1200,7 @@ pub fn parse_manifest(
             let layers = value["layers"]
                 .as_array()
                 .ok_or_else(|| manifest_invalid("`layers` must be an array".into()))?;
+            too_many_references(1 + layers.len(), "`config` and `layers`")?;
             for layer in layers {
                 parsed.blobs.push(digest_of(layer, "layer")?);
             }
@@ -1198,6 +1218,7 @@ pub fn parse_manifest(
             let manifests = value["manifests"]
                 .as_array()
                 .ok_or_else(|| manifest_invalid("`manifests` must be an array".into()))?;
+            too_many_references(manifests.len(), "`manifests`")?;
             for m in manifests {
                 parsed.manifests.push(digest_of(m, "manifest")?);
             }

@@ -73,14 +73,17 @@ pub fn same_track(a: &Version, b: &Version) -> bool {
 }
 
 impl AppState {
-    pub async fn publish(
+    /// Whether `principal` may publish `version_text` of `name`: a valid version, the
+    /// `publish` scope, ownership of the namespace once someone claimed it (an admin
+    /// of it needs none), and a version not taken yet. Routes ask before they read a
+    /// byte of the body; [`AppState::publish`] asks again (and the insert decides
+    /// races).
+    pub async fn may_publish(
         &self,
         principal: &Principal,
         name: &PackageName,
         version_text: &str,
-        body: Bytes,
-        pushed: Option<NewManifest>,
-    ) -> Result<views::Published, ApiError> {
+    ) -> Result<Version, ApiError> {
         let version = version(version_text)?;
         principal.require(Scope::Publish, name.namespace())?;
         if !principal.is_admin_of(name.namespace())
@@ -97,6 +100,18 @@ impl AppState {
         {
             return Err(exists(name, version_text));
         }
+        Ok(version)
+    }
+
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        name: &PackageName,
+        version_text: &str,
+        body: Bytes,
+        pushed: Option<NewManifest>,
+    ) -> Result<views::Published, ApiError> {
+        let version = self.may_publish(principal, name, version_text).await?;
 
         let analyzed = body.clone();
         let found = crate::cpu(move || analysis::analyze(&analyzed))
@@ -363,15 +378,6 @@ impl AppState {
             .db
             .items(name.namespace(), name.name(), version)
             .await?;
-        let item = |i: &ItemRow| views::Item {
-            name: if i.item_version.is_empty() {
-                i.item.clone()
-            } else {
-                format!("{}@{}", i.item, i.item_version)
-            },
-            package: (!i.item_package.is_empty()).then(|| i.item_package.clone()),
-            version: (!i.item_version.is_empty()).then(|| i.item_version.clone()),
-        };
         let dependencies = self
             .db
             .dependencies(name.namespace(), name.name(), version)
@@ -393,12 +399,12 @@ impl AppState {
             imports: items
                 .iter()
                 .filter(|i| i.direction == "import")
-                .map(item)
+                .map(item_view)
                 .collect(),
             exports: items
                 .iter()
                 .filter(|i| i.direction == "export")
-                .map(item)
+                .map(item_view)
                 .collect(),
             dependencies: dependencies
                 .into_iter()
@@ -693,6 +699,19 @@ fn producers_json(producers: &[(String, Vec<(String, String)>)]) -> serde_json::
         })
         .collect();
     serde_json::Value::Object(map)
+}
+
+/// An import or export as the views show it: `item@version`, its package and version.
+pub fn item_view(i: &ItemRow) -> views::Item {
+    views::Item {
+        name: if i.item_version.is_empty() {
+            i.item.clone()
+        } else {
+            format!("{}@{}", i.item, i.item_version)
+        },
+        package: (!i.item_package.is_empty()).then(|| i.item_package.clone()),
+        version: (!i.item_version.is_empty()).then(|| i.item_version.clone()),
+    }
 }
 
 pub fn unknown_package(name: &PackageName) -> ApiError {

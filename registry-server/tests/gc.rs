@@ -256,9 +256,19 @@ async fn collecting_during_publishes_loses_nothing(backend: Backend) {
                     }
                     acknowledged.push((version, bytes));
                     let junk = format!("garbage {worker} {i}");
-                    let (status, digest) =
-                        push_blob(&app, &token, "acme/junk", junk.as_bytes()).await;
-                    assert_eq!(status, StatusCode::CREATED);
+                    // A blob streams to storage and cannot be stored again from
+                    // memory: one collected as it was stored is refused like a
+                    // publish (503 BLOB_COLLECTED), and the client sends it again.
+                    let digest = loop {
+                        let (status, digest) =
+                            push_blob(&app, &token, "acme/junk", junk.as_bytes()).await;
+                        if status == StatusCode::CREATED {
+                            break digest;
+                        }
+                        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+                        retries += 1;
+                        assert!(retries < 1000, "{junk}: refused {retries} times");
+                    };
                     garbage.push(digest);
                 }
                 (acknowledged, garbage, retries)

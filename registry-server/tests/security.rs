@@ -942,31 +942,6 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
     );
 }
 
-/// `bytes` (a component) with a `wharf:provenance` custom section appended.
-fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                return;
-            }
-        }
-    }
-    let name = b"wharf:provenance";
-    let data = provenance.to_string();
-    let mut payload = Vec::new();
-    leb(name.len(), &mut payload);
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(data.as_bytes());
-    let mut out = bytes.to_vec();
-    out.push(0);
-    leb(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
-    out
-}
-
 /// A provenance whose every plug key appears twice, `levels` deep: each copy of a
 /// level is the parent of both copies of the next.
 fn repeated_keys(levels: usize) -> serde_json::Value {
@@ -986,7 +961,7 @@ async fn a_provenance_with_repeated_keys_renders_quickly_and_healthz_answers_mea
     let server = running(|_| {}).await;
     // 1 + 2 * 42 = 85 parts: the old layout walked 2^42 paths (days); 48 took 1 s.
     let flate = wharf_bundled::component("flate").unwrap();
-    let bytes = with_provenance(flate.bytes, &repeated_keys(42));
+    let bytes = common::with_provenance(flate.bytes, &repeated_keys(42));
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(
@@ -1051,7 +1026,7 @@ async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
             ADMIN,
             "acme:edge",
             "1.0.0",
-            &with_provenance(flate.bytes, &provenance),
+            &common::with_provenance(flate.bytes, &provenance),
         )
         .await;
     assert_eq!(
@@ -1075,7 +1050,7 @@ async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
             ADMIN,
             "acme:edge",
             "1.0.0",
-            &with_provenance(flate.bytes, &provenance),
+            &common::with_provenance(flate.bytes, &provenance),
         )
         .await;
     assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);

@@ -59,6 +59,11 @@ pub struct Args {
     /// The largest accepted upload, e.g. `64MiB`.
     #[arg(long, env = "WHARF_MAX_UPLOAD", default_value = "64MiB", value_parser = wharf_types::units::parse_size)]
     max_upload: u64,
+    /// Request bodies (publishes, blob uploads, manifests) received at once; one more
+    /// is refused with 429 TOOMANYREQUESTS and `Retry-After`, which clients retry.
+    /// Publishes are read whole: they hold at most this times `--max-upload`.
+    #[arg(long, env = "WHARF_MAX_UPLOADS", default_value_t = wharf_registry::body::DEFAULT_MAX_UPLOADS, value_parser = crate::host::positive_count)]
+    max_uploads: usize,
     /// A token with every right, to bootstrap users and tokens: at least 16
     /// characters, e.g. from `openssl rand -hex 32`.
     #[arg(long, env = "WHARF_ADMIN_TOKEN", hide_env_values = true)]
@@ -104,6 +109,7 @@ impl Args {
         config.listen = self.listen;
         config.public_url = self.public_url;
         config.max_upload_bytes = self.max_upload;
+        config.max_uploads = self.max_uploads;
         config.admin_token = self.admin_token;
         config.token_key_file = self.token_key_file;
         config.anonymous_read = !self.private;

@@ -5,8 +5,12 @@
 pub mod announced;
 pub mod tools;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output};
+
+use sha2::{Digest, Sha256};
 
 pub struct Server {
     child: Child,
@@ -70,4 +74,35 @@ pub fn json(output: &Output) -> serde_json::Value {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `host:port` of a `http://host:port` URL.
+pub fn authority(url: &str) -> &str {
+    url.trim_start_matches("http://").trim_end_matches('/')
+}
+
+/// `len` bytes of a pattern that does not compress to nothing.
+pub fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// Pushes `bytes` into `repository` as one OCI blob (a monolithic `POST ?digest=`,
+/// sent as a plain client sends it) and returns the path that downloads it.
+pub fn push_blob(registry: &str, token: &str, repository: &str, bytes: &[u8]) -> String {
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+    let addr = authority(registry);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /v2/{repository}/blobs/uploads/?digest={digest} HTTP/1.1\r\nhost: {addr}\r\n\
+         authorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 201"), "pushing the blob: {line}");
+    format!("/v2/{repository}/blobs/{digest}")
 }

@@ -122,6 +122,10 @@ pub struct ItemRow {
     pub item_version: String,
 }
 
+/// Versions by `(namespace, name, version)`: description and exports.
+pub type VersionExports =
+    std::collections::HashMap<(String, String, String), (Option<String>, Vec<ItemRow>)>;
+
 /// A version that imports or exports an item, with its package's kind.
 #[derive(Debug, Clone)]
 pub struct ItemUse {
@@ -539,6 +543,62 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(VersionRow::from_row).transpose()?)
+    }
+
+    /// For each `(namespace, name, version)` of `wanted` that exists: its description
+    /// and its exports, in one query. The caller bounds `wanted` (every `$n` is a bound
+    /// parameter, and databases cap those in the tens of thousands).
+    pub async fn versions_with_exports(
+        &self,
+        wanted: &[(String, String, String)],
+    ) -> Result<VersionExports, DbError> {
+        let mut found = VersionExports::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let matches: Vec<String> = (0..wanted.len())
+            .map(|i| {
+                format!(
+                    "(v.namespace = ${} AND v.name = ${} AND v.version = ${})",
+                    3 * i + 1,
+                    3 * i + 2,
+                    3 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT v.namespace, v.name, v.version, v.description, \
+                    i.item, i.item_package, i.item_version \
+             FROM versions v LEFT JOIN version_items i \
+               ON i.namespace = v.namespace AND i.name = v.name AND i.version = v.version \
+              AND i.direction = 'export' \
+             WHERE {} ORDER BY i.item",
+            matches.join(" OR ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (namespace, name, version) in wanted {
+            query = query.bind(namespace).bind(name).bind(version);
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let key = (
+                row.try_get("namespace")?,
+                row.try_get("name")?,
+                row.try_get("version")?,
+            );
+            let description: Option<String> = row.try_get("description")?;
+            let entry = found
+                .entry(key)
+                .or_insert_with(|| (description, Vec::new()));
+            if let Some(item) = row.try_get::<Option<String>, _>("item")? {
+                entry.1.push(ItemRow {
+                    direction: "export".into(),
+                    item,
+                    item_package: row.try_get("item_package")?,
+                    item_version: row.try_get("item_version")?,
+                });
+            }
+        }
+        Ok(found)
     }
 
     pub async fn items(

@@ -6,6 +6,11 @@
 //! directory is created mode 0700 and every file 0600 ([`crate::private`]): a private
 //! registry's blobs are for token holders, not for the machine's other users.
 //!
+//! Nothing here holds a whole blob in memory unless asked to ([`BlobStore::read`], for
+//! what is parsed whole anyway): downloads are [`BlobStream`]s read as the client
+//! takes them, and uploads arrive as [`Incoming`] streams, written as they come (and,
+//! for [`BlobStore::put_stream`], hashed as they are written).
+//!
 //! [`s3::S3BlobStore`] keeps the same layout in an S3-compatible bucket, so that several
 //! replicas can share it; see its docs for how it keeps the same guarantees.
 
@@ -15,11 +20,33 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use wharf_types::Digest;
 
 use crate::private;
+
+/// A blob's bytes, chunk by chunk, read from storage as the consumer asks for them.
+pub type BlobStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// Bytes arriving to be stored (a request body), chunk by chunk.
+pub type Incoming = BoxStream<'static, Result<Bytes, BodyError>>;
+
+/// Why the bytes to store stopped arriving before their end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More than the configured limit arrived.
+    #[error("the body is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    /// The client went away or sent a malformed body.
+    #[error("the body could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// How much a local read takes from the file at a time.
+const READ_CHUNK: usize = 64 << 10;
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +65,9 @@ pub enum StorageError {
     /// The storage is misconfigured.
     #[error("{0}")]
     Invalid(String),
+    /// The bytes to store did not arrive whole; nothing was stored.
+    #[error(transparent)]
+    Body(#[from] BodyError),
 }
 
 /// Opens the blob store `url` names: `s3://bucket[/prefix]` (see [`s3::S3Options`]),
@@ -60,21 +90,58 @@ pub async fn open(
 pub trait BlobStore: Send + Sync + 'static {
     /// Stores `data`; when `expected` is given, refuses content with another digest.
     async fn put(&self, data: Bytes, expected: Option<&Digest>) -> Result<Digest, StorageError>;
+    /// Stores bytes as they arrive, refusing content whose digest is not `expected`
+    /// (then, or when `data` fails, nothing is stored); their size. Memory holds a
+    /// chunk at a time, never the whole. By default, an upload of its own.
+    async fn put_stream(&self, data: Incoming, expected: &Digest) -> Result<u64, StorageError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.upload_start(&id).await?;
+        let result = async {
+            self.upload_append(&id, data).await?;
+            self.upload_finish(&id, expected).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = self.upload_cancel(&id).await;
+        }
+        result?.ok_or_else(|| StorageError::Conflict(format!("upload {id} vanished")))
+    }
     /// The blob's size, or None when it is not stored.
     async fn size(&self, digest: &Digest) -> Result<Option<u64>, StorageError>;
-    /// `len` bytes from `offset` (the rest when None), or None when it is not stored.
+    /// `len` bytes from `offset` (the rest when None), read as the stream is consumed;
+    /// None when the blob is not stored.
+    async fn stream(
+        &self,
+        digest: &Digest,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<Option<BlobStream>, StorageError>;
+    /// `len` bytes from `offset` (the rest when None) in memory, for what is parsed
+    /// whole; None when the blob is not stored. Serving bytes goes through
+    /// [`BlobStore::stream`].
     async fn read(
         &self,
         digest: &Digest,
         offset: u64,
         len: Option<u64>,
-    ) -> Result<Option<Bytes>, StorageError>;
+    ) -> Result<Option<Bytes>, StorageError> {
+        let Some(chunks) = self.stream(digest, offset, len).await? else {
+            return Ok(None);
+        };
+        let chunks: Vec<Bytes> = chunks.try_collect().await?;
+        Ok(Some(match chunks.len() {
+            1 => chunks.into_iter().next().expect("one chunk"),
+            _ => chunks.concat().into(),
+        }))
+    }
     /// Removes a blob; false when it was not there.
     async fn delete(&self, digest: &Digest) -> Result<bool, StorageError>;
     /// Starts an empty upload.
     async fn upload_start(&self, id: &str) -> Result<(), StorageError>;
-    /// Appends to an upload and returns its new size; None when there is no such upload.
-    async fn upload_append(&self, id: &str, data: &[u8]) -> Result<Option<u64>, StorageError>;
+    /// Appends bytes to an upload as they arrive and returns its new size; None when
+    /// there is no such upload. All or nothing: when `data` fails, the upload is left
+    /// as it was.
+    async fn upload_append(&self, id: &str, data: Incoming) -> Result<Option<u64>, StorageError>;
     /// The bytes received so far; None when there is no such upload.
     async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError>;
     /// Ends an upload: the content must have `expected` as its digest. Either way the
@@ -187,6 +254,41 @@ impl BlobStore for FsBlobStore {
         Ok(actual)
     }
 
+    async fn put_stream(&self, mut data: Incoming, expected: &Digest) -> Result<u64, StorageError> {
+        let temp = self
+            .root
+            .join("uploads")
+            .join(format!("put-{}", uuid::Uuid::new_v4()));
+        let result = async {
+            let mut file = private::file_options().create_new(true).open(&temp).await?;
+            let mut hasher = expected.algorithm().hasher();
+            let mut size = 0u64;
+            while let Some(chunk) = data.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                file.write_all(&chunk).await?;
+                size += chunk.len() as u64;
+            }
+            file.flush().await?;
+            drop(file);
+            let actual = hasher.finish();
+            if actual != *expected {
+                return Err(StorageError::DigestMismatch {
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+            if !fs::try_exists(self.path(&actual)).await? {
+                self.commit(&temp, &actual).await?;
+            }
+            Ok(size)
+        }
+        .await;
+        // Gone unless committed: refused, failed, or stored already.
+        let _ = remove(&temp).await;
+        result
+    }
+
     async fn size(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
         match fs::metadata(self.path(digest)).await {
             Ok(m) => Ok(Some(m.len())),
@@ -195,12 +297,12 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    async fn read(
+    async fn stream(
         &self,
         digest: &Digest,
         offset: u64,
         len: Option<u64>,
-    ) -> Result<Option<Bytes>, StorageError> {
+    ) -> Result<Option<BlobStream>, StorageError> {
         let mut file = match fs::File::open(self.path(digest)).await {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -210,9 +312,8 @@ impl BlobStore for FsBlobStore {
         let offset = offset.min(size);
         let len = len.unwrap_or(size - offset).min(size - offset);
         file.seek(std::io::SeekFrom::Start(offset)).await?;
-        let mut buffer = vec![0; len as usize];
-        file.read_exact(&mut buffer).await?;
-        Ok(Some(buffer.into()))
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+        Ok(Some(chunks.map_err(StorageError::from).boxed()))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<bool, StorageError> {
@@ -231,7 +332,11 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
-    async fn upload_append(&self, id: &str, data: &[u8]) -> Result<Option<u64>, StorageError> {
+    async fn upload_append(
+        &self,
+        id: &str,
+        mut data: Incoming,
+    ) -> Result<Option<u64>, StorageError> {
         let Some(path) = self.upload_path(id) else {
             return Ok(None);
         };
@@ -240,8 +345,20 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        file.write_all(data).await?;
-        file.flush().await?;
+        let before = file.metadata().await?.len();
+        let written = async {
+            while let Some(chunk) = data.next().await {
+                file.write_all(&chunk?).await?;
+            }
+            file.flush().await?;
+            Ok::<_, StorageError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            // All or nothing: what this request appended goes.
+            let _ = file.set_len(before).await;
+            return Err(e);
+        }
         Ok(Some(file.metadata().await?.len()))
     }
 

@@ -20,22 +20,31 @@
 //! - **Chunks never overwrite each other.** A chunk is created at its offset with
 //!   `If-None-Match: *`: two replicas appending the same chunk at once (a client
 //!   retrying on another replica) cannot both win.
+//!
+//! Memory: a request body is cut into chunk objects of at most [`PART_SIZE`] as it
+//! arrives; finishing an upload hashes its chunks as they stream from the bucket, then
+//! copies a single chunk into place server-side, or streams several into a multipart
+//! write. Downloads stream from the bucket as the client reads. No step holds a whole
+//! blob, except [`BlobStore::put`]'s, whose bytes are in memory already.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload, WriteMultipart,
+};
 use wharf_types::Digest;
 
-use super::{BlobStore, StorageError};
+use super::{BlobStore, BlobStream, Incoming, StorageError};
 
 /// Blobs from this size up are written in parts.
 pub const MULTIPART_FROM: usize = 32 << 20;
-/// The size of each part of a multipart write.
-const PART_SIZE: usize = 8 << 20;
+/// The size of each part of a multipart write, and the largest chunk object an upload's
+/// body is cut into.
+pub const PART_SIZE: usize = 8 << 20;
 
 /// How to reach the bucket, beside its `s3://bucket/prefix` address. Every field
 /// falls back to the usual `AWS_*` environment variables (`AWS_ENDPOINT_URL`,
@@ -209,6 +218,66 @@ impl S3BlobStore {
         writer.finish().await?;
         Ok(())
     }
+
+    /// Writes a verified blob from an upload's chunks (in order, `size` bytes in all):
+    /// one chunk is copied into place by the bucket itself; small ones are joined and
+    /// created; larger ones stream into a multipart write, a part at a time.
+    async fn write_from_chunks(
+        &self,
+        digest: &Digest,
+        chunks: &[(u64, Path, u64)],
+        size: u64,
+    ) -> Result<(), StorageError> {
+        let key = self.blob_key(digest);
+        if self.exists(&key).await?.is_some() {
+            return Ok(());
+        }
+        if let [(_, only, _)] = chunks {
+            self.store.copy(only, &key).await?;
+            return Ok(());
+        }
+        if size < PART_SIZE as u64 {
+            let mut parts = Vec::with_capacity(chunks.len());
+            for (_, chunk, _) in chunks {
+                parts.push(self.store.get(chunk).await?.bytes().await?);
+            }
+            return self.write_blob(digest, parts).await;
+        }
+        let upload = self.store.put_multipart(&key).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let written = async {
+            for (_, chunk, _) in chunks {
+                let mut bytes = self.store.get(chunk).await?.into_stream();
+                while let Some(piece) = bytes.next().await {
+                    writer.wait_for_capacity(2).await?;
+                    writer.write(&piece?);
+                }
+            }
+            Ok::<_, StorageError>(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                writer.finish().await?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes objects, ignoring those already gone.
+    async fn delete_all(&self, keys: &[Path]) -> Result<(), StorageError> {
+        for key in keys {
+            match self.store.delete(key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -223,30 +292,34 @@ impl BlobStore for S3BlobStore {
         self.exists(&self.blob_key(digest)).await
     }
 
-    async fn read(
+    async fn stream(
         &self,
         digest: &Digest,
         offset: u64,
         len: Option<u64>,
-    ) -> Result<Option<Bytes>, StorageError> {
+    ) -> Result<Option<BlobStream>, StorageError> {
         let key = self.blob_key(digest);
-        if offset == 0 && len.is_none() {
-            return match self.store.get(&key).await {
-                Ok(found) => Ok(Some(found.bytes().await?)),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e.into()),
+        let range = if offset == 0 && len.is_none() {
+            None
+        } else {
+            let Some(size) = self.exists(&key).await? else {
+                return Ok(None);
             };
-        }
-        let Some(size) = self.exists(&key).await? else {
-            return Ok(None);
+            let offset = offset.min(size);
+            let end = len.map_or(size, |len| offset.saturating_add(len).min(size));
+            if end == offset {
+                return Ok(Some(futures::stream::empty().boxed()));
+            }
+            Some(GetRange::Bounded(offset..end))
         };
-        let offset = offset.min(size);
-        let end = len.map_or(size, |len| offset.saturating_add(len).min(size));
-        if end == offset {
-            return Ok(Some(Bytes::new()));
-        }
-        match self.store.get_range(&key, offset..end).await {
-            Ok(bytes) => Ok(Some(bytes)),
+        let options = GetOptions {
+            range,
+            ..Default::default()
+        };
+        match self.store.get_opts(&key, options).await {
+            Ok(found) => Ok(Some(
+                found.into_stream().map_err(StorageError::from).boxed(),
+            )),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -271,22 +344,50 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
-    async fn upload_append(&self, id: &str, data: &[u8]) -> Result<Option<u64>, StorageError> {
+    async fn upload_append(
+        &self,
+        id: &str,
+        mut data: Incoming,
+    ) -> Result<Option<u64>, StorageError> {
         let Some(chunks) = self.chunks(id).await? else {
             return Ok(None);
         };
-        let size: u64 = chunks.iter().map(|c| c.2).sum();
-        if data.is_empty() {
-            return Ok(Some(size));
-        }
+        let start: u64 = chunks.iter().map(|c| c.2).sum();
         let dir = self.upload_dir(id).expect("chunks() checked the id");
-        let key = self.key(&format!("{dir}/{size:020}"));
-        if !self.create(&key, Bytes::copy_from_slice(data)).await? {
-            return Err(StorageError::Conflict(format!(
-                "another request wrote the chunk at offset {size} of upload {id} first"
-            )));
+        let mut created = Vec::new();
+        let mut size = start;
+        let mut pending = BytesMut::new();
+        let written = async {
+            loop {
+                let next = data.next().await.transpose()?;
+                if let Some(piece) = &next {
+                    pending.extend_from_slice(piece);
+                }
+                // A chunk object per PART_SIZE bytes, and one for the rest at the end.
+                while pending.len() >= PART_SIZE || (next.is_none() && !pending.is_empty()) {
+                    let take = pending.len().min(PART_SIZE);
+                    let chunk = pending.split_to(take).freeze();
+                    let key = self.key(&format!("{dir}/{size:020}"));
+                    if !self.create(&key, chunk).await? {
+                        return Err(StorageError::Conflict(format!(
+                            "another request wrote the chunk at offset {size} of upload {id} first"
+                        )));
+                    }
+                    created.push(key);
+                    size += take as u64;
+                }
+                if next.is_none() {
+                    return Ok(());
+                }
+            }
         }
-        Ok(Some(size + data.len() as u64))
+        .await;
+        if let Err(e) = written {
+            // All or nothing: the chunks this request made go.
+            let _ = self.delete_all(&created).await;
+            return Err(e);
+        }
+        Ok(Some(size))
     }
 
     async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError> {
@@ -305,8 +406,8 @@ impl BlobStore for S3BlobStore {
             return Ok(None);
         };
         let result = async {
+            // First hash every chunk as it streams by; write only verified bytes.
             let mut hasher = expected.algorithm().hasher();
-            let mut parts = Vec::with_capacity(chunks.len());
             let mut size = 0u64;
             for (offset, key, _) in &chunks {
                 if *offset != size {
@@ -314,10 +415,12 @@ impl BlobStore for S3BlobStore {
                         "upload {id} has a gap at offset {size}"
                     )));
                 }
-                let bytes = self.store.get(key).await?.bytes().await?;
-                hasher.update(&bytes);
-                size += bytes.len() as u64;
-                parts.push(bytes);
+                let mut bytes = self.store.get(key).await?.into_stream();
+                while let Some(piece) = bytes.next().await {
+                    let piece = piece?;
+                    hasher.update(&piece);
+                    size += piece.len() as u64;
+                }
             }
             let actual = hasher.finish();
             if actual != *expected {
@@ -326,7 +429,8 @@ impl BlobStore for S3BlobStore {
                     actual,
                 });
             }
-            self.write_blob(&actual, parts).await?;
+            // Chunks are never overwritten: what is written is what was hashed.
+            self.write_from_chunks(&actual, &chunks, size).await?;
             Ok(size)
         }
         .await;
@@ -349,12 +453,8 @@ impl BlobStore for S3BlobStore {
         let (start, chunks): (Vec<_>, Vec<_>) = keys
             .into_iter()
             .partition(|k| k.filename() == Some("start"));
-        for key in chunks.iter().chain(&start) {
-            match self.store.delete(key).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.delete_all(&chunks).await?;
+        self.delete_all(&start).await?;
         Ok(!start.is_empty())
     }
 

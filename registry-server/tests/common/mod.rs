@@ -183,6 +183,11 @@ impl TestApp {
         }
     }
 
+    /// The in-process app, for a request a test drives itself (on a task of its own).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// Sends a request built by the test, as is.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -302,4 +307,29 @@ pub fn unique_component(tag: &str) -> Vec<u8> {
     leb(payload.len(), &mut bytes);
     bytes.extend_from_slice(&payload);
     bytes
+}
+
+/// `bytes` (a component) with a `wharf:provenance` custom section appended.
+pub fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return;
+            }
+        }
+    }
+    let name = b"wharf:provenance";
+    let data = provenance.to_string();
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(data.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
 }

@@ -1,0 +1,400 @@
+//! What a hostile client may cost the registry (issue #16, findings 6 and 8): no body is
+//! read before the caller is known to be allowed, a bounded number of bodies is
+//! received at once, a manifest references a bounded number of descriptors, and a body
+//! that fails half-way leaves nothing behind. (What large blobs cost in memory is
+//! measured on the real process, in `cli/tests/memory.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use bytes::Bytes;
+use common::{ADMIN, Backend, TestApp};
+use serde_json::json;
+use wharf_types::Digest;
+
+on_both_databases!(
+    a_publish_is_refused_before_a_byte_of_its_body_is_read,
+    bodies_past_the_upload_limit_are_refused_with_429_naming_it,
+    a_manifest_referencing_more_than_the_cap_is_refused_naming_it,
+    a_body_that_fails_half_way_leaves_nothing_behind,
+    a_deployables_constituents_are_looked_up_together,
+);
+
+/// A body that records whether the server ever asked for its bytes.
+fn probe(bytes: &[u8]) -> (Body, Arc<AtomicBool>) {
+    let read = Arc::new(AtomicBool::new(false));
+    let flag = read.clone();
+    let bytes = Bytes::copy_from_slice(bytes);
+    let stream = futures::stream::once(async move {
+        flag.store(true, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(bytes)
+    });
+    (Body::from_stream(stream), read)
+}
+
+/// `method uri` with `token` and `body`, as is.
+fn request(method: Method, uri: &str, token: &str, body: Body) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body)
+        .unwrap()
+}
+
+async fn a_publish_is_refused_before_a_byte_of_its_body_is_read(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let alice = app.token("alice", &["publish"], None).await;
+    let bob = app.token("bob", &["publish"], None).await;
+    let reader = app.token("carol", &["yank"], None).await;
+    let component = common::unique_component("first");
+    let first = app.publish(&alice, "acme:edge", "1.0.0", &component).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+
+    let refusals = [
+        (
+            "a stranger to the namespace",
+            &bob,
+            "acme/edge/versions/1.1.0",
+            StatusCode::FORBIDDEN,
+            "DENIED",
+        ),
+        (
+            "a token without `publish`",
+            &reader,
+            "carol/edge/versions/1.0.0",
+            StatusCode::FORBIDDEN,
+            "DENIED",
+        ),
+        (
+            "a version taken",
+            &alice,
+            "acme/edge/versions/1.0.0",
+            StatusCode::CONFLICT,
+            "VERSION_EXISTS",
+        ),
+        (
+            "no version",
+            &alice,
+            "acme/edge/versions/one",
+            StatusCode::BAD_REQUEST,
+            "VERSION_INVALID",
+        ),
+    ];
+    for (what, token, path, status, code) in refusals {
+        let (body, read) = probe(&component);
+        let uri = format!("/api/v1/packages/{path}");
+        let reply = app.send(request(Method::PUT, &uri, token, body)).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.into()),
+            "{what}"
+        );
+        assert!(!read.load(Ordering::SeqCst), "{what}: the body was read");
+    }
+    // Over OCI too: a blob pushed into someone else's namespace.
+    let (body, read) = probe(b"layer");
+    let uri = format!(
+        "/v2/acme/edge/blobs/uploads/?digest={}",
+        Digest::of(b"layer")
+    );
+    let reply = app.send(request(Method::POST, &uri, &bob, body)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(!read.load(Ordering::SeqCst), "OCI: the body was read");
+
+    // The probe does see a body that is read: the owner's next version.
+    let (body, read) = probe(&common::unique_component("second"));
+    let uri = "/api/v1/packages/acme/edge/versions/1.1.0";
+    let reply = app.send(request(Method::PUT, uri, &alice, body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert!(read.load(Ordering::SeqCst));
+}
+
+async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Backend) {
+    let app = TestApp::with(backend, |c| c.max_uploads = 1).await;
+    let blob = vec![7u8; 64 << 10];
+    let digest = Digest::of(&blob);
+    let uri = format!("/v2/acme/slow/blobs/uploads/?digest={digest}");
+
+    // A client that sends half its blob and then waits holds the only slot...
+    let (more, rest) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    more.send(Ok(Bytes::copy_from_slice(&blob[..1024])))
+        .await
+        .unwrap();
+    let stream = futures::stream::unfold(rest, |mut rest| async move {
+        rest.recv().await.map(|chunk| (chunk, rest))
+    });
+    let slow = {
+        let request = request(Method::POST, &uri, ADMIN, Body::from_stream(stream));
+        let app = app.router();
+        tokio::spawn(async move { tower::ServiceExt::oneshot(app, request).await.unwrap() })
+    };
+
+    // ...so every other body is refused at once, naming the limit, until it is done.
+    let small = b"small";
+    let small_uri = format!("/v2/acme/other/blobs/uploads/?digest={}", Digest::of(small));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let reply = app
+            .send(request(
+                Method::POST,
+                &small_uri,
+                ADMIN,
+                Body::from(&small[..]),
+            ))
+            .await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            break reply;
+        }
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        assert!(Instant::now() < deadline, "a second body was never refused");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(refused.code(), "TOOMANYREQUESTS");
+    assert!(
+        refused.message().contains("`max_uploads`"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(refused.header("retry-after"), "1");
+    assert_eq!(refused.json()["errors"][0]["detail"]["max_uploads"], 1);
+    let publish = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &common::unique_component("busy"),
+        )
+        .await;
+    assert_eq!(
+        (publish.status, publish.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS".into())
+    );
+
+    more.send(Ok(Bytes::copy_from_slice(&blob[1024..])))
+        .await
+        .unwrap();
+    drop(more);
+    assert_eq!(slow.await.unwrap().status(), StatusCode::CREATED);
+    let publish = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &common::unique_component("busy"),
+        )
+        .await;
+    assert_eq!(publish.status, StatusCode::CREATED, "{:?}", publish.body);
+}
+
+/// A descriptor of a blob that is not stored.
+fn descriptor(i: usize) -> serde_json::Value {
+    json!({
+        "mediaType": "application/octet-stream",
+        "digest": Digest::of(format!("layer {i}").as_bytes()).to_string(),
+        "size": 1,
+    })
+}
+
+async fn put_manifest(
+    app: &TestApp,
+    manifest: &serde_json::Value,
+    media_type: &str,
+) -> common::Reply {
+    app.send(
+        Request::builder()
+            .method(Method::PUT)
+            .uri("/v2/acme/many/manifests/latest")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", media_type)
+            .body(Body::from(manifest.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let cap = wharf_registry::oci::MAX_MANIFEST_REFERENCES;
+    let image = |layers: usize| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptor(0),
+            "layers": (1..=layers).map(descriptor).collect::<Vec<_>>(),
+        })
+    };
+    let index = |manifests: usize| {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": (0..manifests).map(descriptor).collect::<Vec<_>>(),
+        })
+    };
+    for (what, manifest, fields, count) in [
+        ("an image", image(cap), "`config` and `layers`", cap + 1),
+        ("an index", index(cap + 1), "`manifests`", cap + 1),
+        (
+            "50,000 layers",
+            image(50_000),
+            "`config` and `layers`",
+            50_001,
+        ),
+    ] {
+        let media_type = manifest["mediaType"].as_str().unwrap().to_owned();
+        let reply = put_manifest(&app, &manifest, &media_type).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "MANIFEST_INVALID".into()),
+            "{what}"
+        );
+        let message = reply.message();
+        assert!(
+            message.contains(fields)
+                && message.contains(&count.to_string())
+                && message.contains(&format!("at most {cap}")),
+            "{what}: {message}"
+        );
+    }
+    // At the cap, the references are looked at (and these are not stored).
+    for manifest in [image(cap - 1), index(cap)] {
+        let media_type = manifest["mediaType"].as_str().unwrap().to_owned();
+        let reply = put_manifest(&app, &manifest, &media_type).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN".into())
+        );
+    }
+}
+
+async fn a_body_that_fails_half_way_leaves_nothing_behind(backend: Backend) {
+    let limit = 256 << 10;
+    let app = TestApp::with(backend, |c| c.max_upload_bytes = limit).await;
+    let too_big = vec![1u8; limit as usize + 1];
+    // A monolithic push with no Content-Length that turns out too large: 413, and
+    // nothing stored.
+    let digest = Digest::of(&too_big);
+    let chunks = futures::stream::iter(
+        too_big
+            .chunks(16 << 10)
+            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let uri = format!("/v2/acme/big/blobs/uploads/?digest={digest}");
+    let reply = app
+        .send(request(
+            Method::POST,
+            &uri,
+            ADMIN,
+            Body::from_stream(chunks),
+        ))
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID".into()),
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(app.state.blobs.size(&digest).await.unwrap(), None);
+
+    // A chunk that fails part-way leaves the upload as it was, ready for the next.
+    let start = app
+        .request(Method::POST, "/v2/acme/big/blobs/uploads/", Some(ADMIN), "")
+        .await;
+    let location = start.header("location").to_owned();
+    let half = vec![2u8; (limit / 2) as usize];
+    let patch = app
+        .request(Method::PATCH, &location, Some(ADMIN), half.clone())
+        .await;
+    assert_eq!(patch.status, StatusCode::ACCEPTED);
+    let chunks = futures::stream::iter(vec![
+        Ok(Bytes::from(vec![3u8; 1024])),
+        Err(std::io::Error::other("the client went away")),
+    ]);
+    let reply = app
+        .send(request(
+            Method::PATCH,
+            &location,
+            ADMIN,
+            Body::from_stream(chunks),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(reply.code(), "BODY_UNREADABLE");
+    let status = app.request(Method::GET, &location, Some(ADMIN), "").await;
+    assert_eq!(status.header("range"), format!("0-{}", half.len() - 1));
+    let finish = format!("{location}?digest={}", Digest::of(&half));
+    let reply = app.request(Method::PUT, &finish, Some(ADMIN), "").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let got = app
+        .get(&format!("/v2/acme/big/blobs/{}", Digest::of(&half)))
+        .await;
+    assert_eq!(got.body, half);
+}
+
+async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.publish_bundled(ADMIN).await;
+    // The largest provenance a publish accepts: the bundled components, then parts
+    // the registry does not have.
+    let known: Vec<_> = wharf_bundled::COMPONENTS
+        .iter()
+        .map(|c| (c.package, c.version))
+        .collect();
+    let mut constituents = vec![json!({
+        "key": "deployable.root",
+        "package": known[0].0,
+        "version": known[0].1,
+        "digest": "sha256:00",
+    })];
+    for (i, (package, version)) in known.iter().enumerate().skip(1) {
+        constituents.push(json!({
+            "key": format!(r#"plugs."acme:p{i}""#),
+            "package": package,
+            "version": version,
+            "digest": "sha256:00",
+        }));
+    }
+    while constituents.len() < wharf_registry::provenance::MAX_CONSTITUENTS {
+        let i = constituents.len();
+        constituents.push(json!({
+            "key": format!(r#"plugs."acme:p{i}""#),
+            "package": format!("acme:missing-{i}"),
+            "version": "1.0.0",
+            "digest": "sha256:00",
+        }));
+    }
+    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+    let flate = wharf_bundled::component("flate").unwrap();
+    let reply = app
+        .publish(
+            ADMIN,
+            "acme:edge",
+            "1.0.0",
+            &common::with_provenance(flate.bytes, &provenance),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+
+    let name = "acme:edge".parse().unwrap();
+    let deployable = app.state.deployable(&name, "1.0.0").await.unwrap().unwrap();
+    assert_eq!(
+        deployable.parts.len(),
+        wharf_registry::provenance::MAX_CONSTITUENTS
+    );
+    for (i, part) in deployable.parts.iter().enumerate() {
+        assert_eq!(
+            part.known,
+            i < known.len(),
+            "part {i}: {:?}",
+            part.constituent
+        );
+    }
+    let page = app.get("/packages/acme/edge/1.0.0").await;
+    assert_eq!(page.status, StatusCode::OK);
+}
