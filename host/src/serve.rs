@@ -313,8 +313,7 @@ impl Served {
                 .metrics
                 .memory_growths
                 .inc_by(store.data().memory.growths - growths_before);
-            let done = Idle { store, proxy };
-            let mut done = Some(done);
+            let mut done = Some(Idle { store, proxy });
             match &ended {
                 Ended::Returned => {
                     if let Some(idle) = &served.idle {

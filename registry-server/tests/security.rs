@@ -1016,19 +1016,18 @@ async fn a_provenance_with_repeated_keys_renders_quickly_and_healthz_answers_mea
 #[tokio::test]
 async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let flate = wharf_bundled::component("flate").unwrap();
-    let constituents: Vec<_> = (0..257)
-        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
-        .collect();
-    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
-    let refused = app
-        .publish(
-            ADMIN,
-            "acme:edge",
-            "1.0.0",
-            &common::with_provenance(flate.bytes, &provenance),
-        )
-        .await;
+    // acme:edge 1.0.0, its provenance listing `parts` constituents.
+    let publish = async |parts: usize| {
+        let flate = wharf_bundled::component("flate").unwrap();
+        let constituents: Vec<_> = (0..parts)
+            .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
+            .collect();
+        let provenance =
+            json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
+        let bytes = common::with_provenance(flate.bytes, &provenance);
+        app.publish(ADMIN, "acme:edge", "1.0.0", &bytes).await
+    };
+    let refused = publish(257).await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::BAD_REQUEST, "PROVENANCE_INVALID".into())
@@ -1041,17 +1040,6 @@ async fn a_provenance_over_the_cap_is_refused_at_publish_naming_the_field() {
         refused.message()
     );
     // The largest accepted provenance publishes.
-    let constituents: Vec<_> = (0..256)
-        .map(|i| json!({"key": format!(r#"plugs."acme:p{i}""#), "digest": "sha256:00"}))
-        .collect();
-    let provenance = json!({"name": "acme:edge", "version": "1.0.0", "constituents": constituents});
-    let accepted = app
-        .publish(
-            ADMIN,
-            "acme:edge",
-            "1.0.0",
-            &common::with_provenance(flate.bytes, &provenance),
-        )
-        .await;
+    let accepted = publish(256).await;
     assert_eq!(accepted.status, StatusCode::CREATED, "{:?}", accepted.body);
 }

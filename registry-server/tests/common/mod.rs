@@ -281,55 +281,27 @@ impl Drop for PostgresDb {
     }
 }
 
+/// `bytes` (a component) with a custom section `name` holding `data` appended: allowed
+/// anywhere in a component, and ignored by everything but its reader.
+pub fn with_custom_section(bytes: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    use wasm_encoder::ComponentSection as _;
+    let mut out = bytes.to_vec();
+    wasm_encoder::CustomSection {
+        name: name.into(),
+        data: data.into(),
+    }
+    .append_to_component(&mut out);
+    out
+}
+
 /// The json-transform component with a custom section that makes its bytes (and
 /// digest) unique: a real component per version, each a blob of its own.
 pub fn unique_component(tag: &str) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                return;
-            }
-        }
-    }
-    let mut payload = Vec::new();
-    let name = b"wharf-test";
-    leb(name.len(), &mut payload);
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(tag.as_bytes());
-    let mut bytes = wharf_bundled::component("json-transform")
-        .unwrap()
-        .bytes
-        .to_vec();
-    bytes.push(0); // a custom section, allowed anywhere in a component
-    leb(payload.len(), &mut bytes);
-    bytes.extend_from_slice(&payload);
-    bytes
+    let transform = wharf_bundled::component("json-transform").unwrap();
+    with_custom_section(transform.bytes, "wharf-test", tag.as_bytes())
 }
 
 /// `bytes` (a component) with a `wharf:provenance` custom section appended.
 pub fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                return;
-            }
-        }
-    }
-    let name = b"wharf:provenance";
-    let data = provenance.to_string();
-    let mut payload = Vec::new();
-    leb(name.len(), &mut payload);
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(data.as_bytes());
-    let mut out = bytes.to_vec();
-    out.push(0);
-    leb(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
-    out
+    with_custom_section(bytes, "wharf:provenance", provenance.to_string().as_bytes())
 }
