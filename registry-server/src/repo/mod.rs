@@ -224,6 +224,21 @@ fn sqlite_file_to_create(url: &str) -> Option<std::path::PathBuf> {
     (creates && !path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
+/// The migration that drops the table the bearer key was kept in
+/// (`0006_token_key_out_of_database.sql`).
+const KEY_LEFT_DATABASE: i64 = 6;
+
+/// Whether migration `version` was applied to this database before; `None` for a
+/// database never migrated (a new one).
+async fn applied(pool: &AnyPool, version: i64) -> Option<bool> {
+    sqlx::query("SELECT 1 FROM _sqlx_migrations WHERE version = $1")
+        .bind(version)
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .map(|row| row.is_some())
+}
+
 const TOKEN_COLUMNS: &str =
     "id, owner, name, scopes, namespaces, created_at, expires_at, last_used_at, revoked_at";
 
@@ -251,7 +266,16 @@ impl Db {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
                 .await?;
+            let erases_old_key = applied(&pool, KEY_LEFT_DATABASE).await == Some(false);
             SQLITE.run(&pool).await?;
+            if erases_old_key {
+                // The migration zeroed the old key's pages, in the write-ahead log:
+                // copy them over the database file and empty the log now, rather than
+                // whenever the last connection closes.
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await?;
+            }
         } else {
             POSTGRES.run(&pool).await?;
         }
