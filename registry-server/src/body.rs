@@ -41,6 +41,11 @@ impl UploadSlots {
         }
     }
 
+    /// How many bodies are being received now.
+    pub fn in_use(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
     /// A free slot, or `429 TOOMANYREQUESTS` (the OCI code, which clients retry on;
     /// `Retry-After: 1`) naming the limit: a busy registry refuses at once rather than
     /// queueing bodies.
