@@ -234,7 +234,36 @@ pub async fn prepare(
 ) -> anyhow::Result<Arc<Served>> {
     let started = std::time::Instant::now();
     let capabilities = Arc::new(capabilities);
-    let image = match runtime.serving_image(bytes, &capabilities, &limits).await {
+    // A restart finds the image's compiled code by the digest recorded beside the
+    // image, without reading the image (its checks were said when it was made).
+    let (component, outcome) = match runtime.cached_serving_component(bytes, &capabilities) {
+        Some(component) => (component, wharf_host::CacheOutcome::Loaded),
+        None => compile_serving_image(runtime, bytes, &capabilities, &limits).await?,
+    };
+    tracing::debug!(?outcome, elapsed = ?started.elapsed(), "component ready");
+    if let wharf_host::CacheOutcome::Rebuilt(why) = &outcome {
+        crate::status!("Rebuilt", "the compiled-code cache entry ({why})");
+    }
+    let served = Served::new(runtime, &component, capabilities, limits)?
+        .reusing_instances(reuse)
+        .prewarming(prewarm);
+    if !matches!(outcome, wharf_host::CacheOutcome::Loaded) {
+        served.metrics().compilations.inc();
+    }
+    Ok(Arc::new(served))
+}
+
+/// The serving image of `bytes`, derived (or read back) and compiled (or loaded):
+/// the way of a first start, which also warns of modules without a copy-on-write
+/// memory image.
+async fn compile_serving_image(
+    runtime: &Runtime,
+    bytes: &[u8],
+    capabilities: &Arc<Capabilities>,
+    limits: &Limits,
+) -> anyhow::Result<(wasmtime::component::Component, wharf_host::CacheOutcome)> {
+    let started = std::time::Instant::now();
+    let image = match runtime.serving_image(bytes, capabilities, limits).await {
         Ok((image, outcome)) => {
             tracing::debug!(?outcome, elapsed = ?started.elapsed(), "serving image ready");
             image
@@ -250,18 +279,7 @@ pub async fn prepare(
     for fallback in wharf_host::copy_on_write_fallbacks(&image).unwrap_or_default() {
         tracing::warn!(%fallback, "no copy-on-write memory image: each instance copies its data");
     }
-    let (component, outcome) = runtime.load(&image)?;
-    tracing::debug!(?outcome, elapsed = ?started.elapsed(), "component ready");
-    if let wharf_host::CacheOutcome::Rebuilt(why) = &outcome {
-        crate::status!("Rebuilt", "the compiled-code cache entry ({why})");
-    }
-    let served = Served::new(runtime, &component, capabilities, limits)?
-        .reusing_instances(reuse)
-        .prewarming(prewarm);
-    if !matches!(outcome, wharf_host::CacheOutcome::Loaded) {
-        served.metrics().compilations.inc();
-    }
-    Ok(Arc::new(served))
+    Ok(runtime.load(&image)?)
 }
 
 /// Serves the metrics on `addr`, if given, until `shutdown`.

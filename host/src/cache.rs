@@ -115,11 +115,28 @@ impl CodeCache {
 
     /// The artifact path for `component` under `engine`.
     pub fn entry(&self, engine: &Engine, component: &[u8]) -> PathBuf {
-        let digest = hex::encode(Sha256::digest(component));
+        self.entry_for(engine, &hex::encode(Sha256::digest(component)))
+    }
+
+    /// The artifact path for the component whose sha256 is `digest` (hex).
+    fn entry_for(&self, engine: &Engine, digest: &str) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir
             .join(format!("{digest}-{:016x}.cwasm", hasher.finish()))
+    }
+
+    /// The compiled component whose sha256 is `digest` (hex), if a valid entry holds
+    /// it: a start that knows the digest of what it serves (a serving image's is
+    /// recorded beside it) neither reads nor hashes those bytes. `None` for a missing
+    /// or invalid entry, which [`CodeCache::load`] then rebuilds.
+    pub(crate) fn load_digest(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        self.ensure_private().ok()?;
+        let path = self.entry_for(engine, digest);
+        self.check(&path).ok()?;
+        // SAFETY: as in `load`: the file's digest matches the recorded one, in a
+        // directory only this user may write to.
+        unsafe { Component::deserialize_file(engine, &path) }.ok()
     }
 
     /// The compiled `component`, from a valid entry or compiled and stored.
@@ -156,7 +173,14 @@ impl CodeCache {
     }
 
     fn check(&self, path: &Path) -> Result<(), Missing> {
-        read_verified(path).map(drop)
+        let recorded = recorded_digest(path)?;
+        let actual = file_digest(path)?;
+        if recorded != actual {
+            return Err(Missing::Invalid(format!(
+                "its sha256 is {actual} but {recorded} was recorded"
+            )));
+        }
+        Ok(())
     }
 
     /// Writes `artifact` to `path` in the cache, with its digest beside it.
@@ -176,16 +200,50 @@ pub(crate) fn read_verified(path: &Path) -> Result<Vec<u8>, Missing> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
         Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
     };
-    let recorded = std::fs::read_to_string(digest_path(path))
-        .map_err(|e| Missing::Invalid(format!("no recorded digest: {e}")))?;
+    let recorded = recorded_digest(path)?;
     let actual = hex::encode(Sha256::digest(&artifact));
-    if recorded.trim() != actual {
+    if recorded != actual {
         return Err(Missing::Invalid(format!(
-            "its sha256 is {actual} but {} was recorded",
-            recorded.trim()
+            "its sha256 is {actual} but {recorded} was recorded"
         )));
     }
     Ok(artifact)
+}
+
+/// The sha256 (hex) recorded beside the entry at `path` when it was written:
+/// [`Missing::Absent`] when the entry itself is not there.
+pub(crate) fn recorded_digest(path: &Path) -> Result<String, Missing> {
+    match std::fs::read_to_string(digest_path(path)) {
+        Ok(recorded) => Ok(recorded.trim().to_owned()),
+        Err(e) if !path.exists() => Err(match e.kind() {
+            std::io::ErrorKind::NotFound => Missing::Absent,
+            _ => Missing::Invalid(format!("no recorded digest: {e}")),
+        }),
+        Err(e) => Err(Missing::Invalid(format!("no recorded digest: {e}"))),
+    }
+}
+
+/// The sha256 (hex) of the file at `path`, read through one small buffer: an
+/// artifact of many megabytes costs no memory of its own (reading it whole faulted in
+/// fresh pages for all of it, a fifth of a cached start's time).
+fn file_digest(path: &Path) -> Result<String, Missing> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
+        Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
+    };
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 256 << 10];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 pub(crate) enum Missing {

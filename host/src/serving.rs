@@ -283,6 +283,25 @@ impl Runtime {
         Ok((image, ServingOutcome::Derived(plugs)))
     }
 
+    /// The compiled serving image of `deployable` with `capabilities`, when this
+    /// machine derived and compiled it before: found by the image's recorded digest,
+    /// so a restart reads and hashes only the deployable and the compiled artifact,
+    /// never the image itself (which only compiling needs). `None` sends the caller
+    /// to [`Runtime::serving_image`] and [`Runtime::load`], which derive, compile and
+    /// say what they did.
+    pub fn cached_serving_component(
+        &self,
+        deployable: &[u8],
+        capabilities: &Capabilities,
+    ) -> Option<Component> {
+        let cache = self.cache()?;
+        let entry = cache
+            .dir()
+            .join(format!("{}.serving.wasm", key(deployable, capabilities)));
+        let image = crate::cache::recorded_digest(&entry).ok()?;
+        cache.load_digest(self.engine(), &image)
+    }
+
     async fn derive(
         &self,
         composition: &Composition<'_>,

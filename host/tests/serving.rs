@@ -397,3 +397,53 @@ async fn every_plug_gets_a_copy_on_write_memory_image() {
         ["core module 0: data segment 0 has an offset that is not a constant"]
     );
 }
+
+/// A restart finds the compiled serving image by the digest recorded beside the
+/// image, and reads neither the image nor, for that, anything but the deployable and
+/// the compiled artifact (the image was a fifth of a cached start's hashing). What it
+/// finds is checked as every cache entry is: a corrupt artifact is not used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_finds_the_compiled_image_without_reading_the_image() {
+    let limits = common::limits();
+    let cache = common::temp_dir();
+    let runtime = common::runtime(&limits, Some(CodeCache::new(&cache)));
+    let probe = common::probe();
+    let none = Capabilities::default();
+    assert!(runtime.cached_serving_component(probe, &none).is_none());
+
+    let (image, _) = runtime
+        .serving_image(probe, &Arc::new(none.clone()), &limits)
+        .await
+        .unwrap();
+    // Derived but not compiled yet: nothing to find.
+    assert!(runtime.cached_serving_component(probe, &none).is_none());
+    runtime.load(&image).unwrap();
+    let found = runtime.cached_serving_component(probe, &none);
+    assert!(found.is_some(), "the compiled image was not found");
+
+    // The image itself is never read: garbage in its place changes nothing.
+    let entry = |suffix: &str| {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in the cache"))
+    };
+    std::fs::write(entry(".serving.wasm"), b"not a component").unwrap();
+    let component = runtime.cached_serving_component(probe, &none).unwrap();
+    assert!(component.component_type().exports(runtime.engine()).count() > 0);
+    // Another environment is another image, not compiled yet.
+    let other = Capabilities {
+        env: vec![("ELSEWHERE".into(), "1".into())],
+        ..Capabilities::default()
+    };
+    assert!(runtime.cached_serving_component(probe, &other).is_none());
+
+    // A compiled artifact that no longer matches its recorded digest is not used.
+    let artifact = entry(".cwasm");
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&artifact, &bytes).unwrap();
+    assert!(runtime.cached_serving_component(probe, &none).is_none());
+}
