@@ -156,7 +156,12 @@ async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Ba
             Body::from(&small[..]),
         ))
         .await;
-    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        refused.body
+    );
     assert_eq!(refused.code(), "TOOMANYREQUESTS");
     assert!(
         refused.message().contains("`max_uploads`"),
