@@ -30,6 +30,20 @@ fn wharf(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `wharf compose` on the directory registry `registry()` lays out, writing `output`.
+fn compose(dir: &Path, output: &str, more: &[&str]) -> Output {
+    let args = [
+        "compose",
+        "--fs",
+        "registry",
+        "--cache-dir",
+        "cache",
+        "-o",
+        output,
+    ];
+    wharf(dir, &[&args[..], more].concat())
+}
+
 fn succeeded(output: &Output) {
     assert!(
         output.status.success(),
@@ -147,18 +161,7 @@ async fn the_example_gateway_answers_on_workerd_as_written_down() {
     );
     let example = root().join("examples/gateway");
     std::fs::copy(example.join("wharf.toml"), dir.path().join("wharf.toml")).unwrap();
-    succeeded(&wharf(
-        dir.path(),
-        &[
-            "compose",
-            "--fs",
-            "registry",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "edge.wasm",
-        ],
-    ));
+    succeeded(&compose(dir.path(), "edge.wasm", &[]));
 
     let schema = std::fs::read_to_string(example.join("schema.json")).unwrap();
     let transform = std::fs::read_to_string(example.join("transform.json")).unwrap();
@@ -347,18 +350,7 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
         "#,
     )
     .unwrap();
-    succeeded(&wharf(
-        dir.path(),
-        &[
-            "compose",
-            "--fs",
-            "registry",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "probe.wasm",
-        ],
-    ));
+    succeeded(&compose(dir.path(), "probe.wasm", &[]));
     let refused = wharf(dir.path(), &["bundle", "--target", "workers", "probe.wasm"]);
     assert_eq!(refused.status.code(), Some(1));
     let message = String::from_utf8_lossy(&refused.stderr);
@@ -368,20 +360,7 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
     );
 
     // `wharf compose --target workers` refuses it the same way, writing no deployable.
-    let composed = wharf(
-        dir.path(),
-        &[
-            "compose",
-            "--fs",
-            "registry",
-            "--cache-dir",
-            "cache",
-            "-o",
-            "refused.wasm",
-            "--target",
-            "workers",
-        ],
-    );
+    let composed = compose(dir.path(), "refused.wasm", &["--target", "workers"]);
     assert_eq!(composed.status.code(), Some(1));
     let message = String::from_utf8_lossy(&composed.stderr);
     assert!(
