@@ -95,6 +95,46 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `workerd serve` of the bundle in `bundle` on a free port, with `env` in its
+/// environment, once it answers; the base URL.
+async fn serve(bundle: &Path, env: &[(&str, &str)]) -> (Served, String) {
+    let port = free_port();
+    let mut child = workerd()
+        .current_dir(bundle)
+        .args(["serve", "config.capnp", "--socket-addr"])
+        .arg(format!("http=127.0.0.1:{port}"))
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    // Generous: workerd compiles the core modules before it listens.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("workerd exited with {status} before answering");
+        }
+        assert!(Instant::now() < deadline, "workerd never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (Served(child), base)
+}
+
+/// A bearer token the example's configuration accepts for ten minutes.
+fn token() -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &serde_json::json!({"sub": "i", "aud": "wharf-demo", "exp": exp}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
 /// The nine written-down answers, without the comments.
 fn expected() -> Vec<String> {
     std::fs::read_to_string(root().join("interop/expected/gateway.txt"))
@@ -202,40 +242,16 @@ async fn the_example_gateway_answers_on_workerd_as_written_down() {
         Some(&schema[..])
     );
 
-    let port = free_port();
-    let mut child = workerd()
-        .current_dir(dir.path().join("worker"))
-        .args(["serve", "config.capnp", "--socket-addr"])
-        .arg(format!("http=127.0.0.1:{port}"))
-        .env("GATEWAY_JWT_SECRET", SECRET)
-        .env("GATEWAY_TRANSFORM", &transform)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    // Generous: workerd compiles the core modules before it listens.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("workerd exited with {status} before answering");
-        }
-        assert!(Instant::now() < deadline, "workerd never answered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _served = Served(child);
-
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &serde_json::json!({"sub": "i", "aud": "wharf-demo", "exp": exp}),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
+    let (_served, base) = serve(
+        &dir.path().join("worker"),
+        &[
+            ("GATEWAY_JWT_SECRET", SECRET),
+            ("GATEWAY_TRANSFORM", &transform),
+        ],
     )
-    .unwrap();
+    .await;
+    let client = reqwest::Client::new();
+    let token = token();
     let body = serde_json::to_vec(&serde_json::json!({
         "event": "  signed   up ",
         "user": {"id": 7, "email": "ann@example.com"},
@@ -377,4 +393,80 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );
+}
+
+#[tokio::test]
+async fn instances_are_fresh_per_request_unless_the_bundle_reuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    registry(
+        dir.path(),
+        &[
+            "gateway",
+            "jwt-auth",
+            "json-schema",
+            "json-transform",
+            "flate",
+            "transform-probe",
+        ],
+    );
+    // transform-probe between the gateway and json-transform answers
+    // `{"calls": N, "output": ...}`, N the calls its instance has served.
+    std::fs::write(
+        dir.path().join("wharf.toml"),
+        r#"
+        [deployable]
+        name = "acme:probed"
+        version = "1.0.0"
+        root = { package = "wharf:edge-gateway", version = "^1" }
+        [plugs]
+        "wharf:auth" = { package = "wharf:jwt-auth", version = "^1" }
+        "wharf:schema" = { package = "wharf:json-schema", version = "^1" }
+        "wharf:compression" = { package = "wharf:flate", version = "^1" }
+        [plugs."wharf:transform"]
+        package = "wharf:transform-probe"
+        version = "*"
+        [plugs."wharf:transform".plugs]
+        "wharf:transform" = { package = "wharf:json-transform", version = "^1" }
+        [host]
+        allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/types"]
+        "#,
+    )
+    .unwrap();
+    succeeded(&compose(dir.path(), "probed.wasm", &[]));
+    let transform =
+        std::fs::read_to_string(root().join("examples/gateway/transform.json")).unwrap();
+    let transform = format!("GATEWAY_TRANSFORM={transform}");
+    let token = token();
+    for (flag, calls) in [(None, [1, 1, 1]), (Some("--reuse-instances"), [1, 2, 3])] {
+        let out = format!("worker{}", flag.unwrap_or_default());
+        let mut args = vec!["bundle", "--target", "workers", "probed.wasm", "-o", &out];
+        args.extend(flag);
+        args.extend([
+            "--env",
+            "GATEWAY_JWT_AUDIENCE=wharf-demo",
+            "--env",
+            "GATEWAY_JWT_SECRET",
+            "--env",
+            &transform,
+        ]);
+        succeeded(&wharf(dir.path(), &args));
+        let (_served, base) =
+            serve(&dir.path().join(&out), &[("GATEWAY_JWT_SECRET", SECRET)]).await;
+        let client = reqwest::Client::new();
+        let mut seen = Vec::new();
+        for _ in calls {
+            let answer = client
+                .post(format!("{base}/v1/ingest"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(r#"{"event": "e", "user": {"id": 1}}"#)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{flag:?}");
+            let answer: serde_json::Value = answer.json().await.unwrap();
+            seen.push(answer["calls"].as_u64().unwrap());
+        }
+        assert_eq!(seen, calls, "{flag:?}");
+    }
 }

@@ -69,7 +69,7 @@ impl Args {
         rows.push(row("composed", name, "1.0.0".into(), &composed)?);
         // Cloudflare counts the whole upload: the adapter, the transpiled JavaScript
         // and every core module, each compressed.
-        let bundle = super::bundle::Bundle::workers(&composed)
+        let bundle = super::bundle::Bundle::workers(&composed, false)
             .context("bundling the composed gateway for Cloudflare Workers")?;
         let workers = Row {
             kind: "workers",
