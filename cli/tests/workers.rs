@@ -15,6 +15,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 const SECRET: &str = "a-secret-for-the-workers-test";
 
+/// The crates of the components examples/gateway/wharf.toml composes.
+const EXAMPLE: [&str; 5] = [
+    "gateway",
+    "jwt-auth",
+    "json-schema",
+    "json-transform",
+    "flate",
+];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -189,16 +198,7 @@ async fn answer(
 #[tokio::test]
 async fn the_example_gateway_answers_on_workerd_as_written_down() {
     let dir = tempfile::tempdir().unwrap();
-    registry(
-        dir.path(),
-        &[
-            "gateway",
-            "jwt-auth",
-            "json-schema",
-            "json-transform",
-            "flate",
-        ],
-    );
+    registry(dir.path(), &EXAMPLE);
     let example = root().join("examples/gateway");
     std::fs::copy(example.join("wharf.toml"), dir.path().join("wharf.toml")).unwrap();
     succeeded(&compose(dir.path(), "edge.wasm", &[]));
@@ -398,40 +398,17 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
 #[tokio::test]
 async fn instances_are_fresh_per_request_unless_the_bundle_reuses_them() {
     let dir = tempfile::tempdir().unwrap();
-    registry(
-        dir.path(),
-        &[
-            "gateway",
-            "jwt-auth",
-            "json-schema",
-            "json-transform",
-            "flate",
-            "transform-probe",
-        ],
+    registry(dir.path(), &[&EXAMPLE[..], &["transform-probe"]].concat());
+    // The example with transform-probe between the gateway and json-transform: it
+    // answers `{"calls": N, "output": ...}`, N the calls its instance has served.
+    let example = std::fs::read_to_string(root().join("examples/gateway/wharf.toml")).unwrap();
+    let direct = r#""wharf:transform" = { package = "wharf:json-transform", version = "^1" }"#;
+    assert!(example.contains(direct), "{example}");
+    let probed = example.replace(
+        direct,
+        r#""wharf:transform" = { package = "wharf:transform-probe", version = "*", plugs = { "wharf:transform" = { package = "wharf:json-transform", version = "^1" } } }"#,
     );
-    // transform-probe between the gateway and json-transform answers
-    // `{"calls": N, "output": ...}`, N the calls its instance has served.
-    std::fs::write(
-        dir.path().join("wharf.toml"),
-        r#"
-        [deployable]
-        name = "acme:probed"
-        version = "1.0.0"
-        root = { package = "wharf:edge-gateway", version = "^1" }
-        [plugs]
-        "wharf:auth" = { package = "wharf:jwt-auth", version = "^1" }
-        "wharf:schema" = { package = "wharf:json-schema", version = "^1" }
-        "wharf:compression" = { package = "wharf:flate", version = "^1" }
-        [plugs."wharf:transform"]
-        package = "wharf:transform-probe"
-        version = "*"
-        [plugs."wharf:transform".plugs]
-        "wharf:transform" = { package = "wharf:json-transform", version = "^1" }
-        [host]
-        allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/types"]
-        "#,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("wharf.toml"), probed).unwrap();
     succeeded(&compose(dir.path(), "probed.wasm", &[]));
     let transform =
         std::fs::read_to_string(root().join("examples/gateway/transform.json")).unwrap();
