@@ -49,6 +49,7 @@ pub mod manifest;
 pub mod provenance;
 pub mod registry;
 pub mod resolve;
+pub mod target;
 pub mod validate;
 
 pub use cache::{Cache, CacheError};
@@ -61,6 +62,7 @@ pub use manifest::{
 pub use provenance::{ConstituentInfo, Provenance, provenance};
 pub use registry::{OciResolver, RegistryConfig};
 pub use resolve::{FsResolver, ResolveError, Resolved, Resolver};
+pub use target::{Target, TargetError};
 
 use wac_graph::types::{Package, Types};
 use wac_graph::{CompositionGraph, EncodeOptions};

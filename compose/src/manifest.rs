@@ -242,6 +242,32 @@ impl KeyPath {
     }
 }
 
+/// The inverse of [`KeyPath`]'s `Display`, for paths read back from a provenance.
+impl FromStr for KeyPath {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "deployable.root" {
+            return Ok(Self::root());
+        }
+        let bad = || {
+            format!("`{s}` is not a manifest key path (`deployable.root` or `plugs.\"ns:pkg\"...`)")
+        };
+        let mut keys = Vec::new();
+        let mut rest = s;
+        loop {
+            let quoted = rest.strip_prefix("plugs.\"").ok_or_else(bad)?;
+            let (key, after) = quoted.split_once('"').ok_or_else(bad)?;
+            keys.push(key.parse()?);
+            match after.strip_prefix('.') {
+                Some(next) => rest = next,
+                None if after.is_empty() => return Ok(Self(keys)),
+                None => return Err(bad()),
+            }
+        }
+    }
+}
+
 impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
@@ -677,6 +703,25 @@ mod tests {
         assert!(!interface.matches("wharf:auth/types@1.0.0"));
         assert!("wharf:auth/verifier@1.0.0".parse::<PlugKey>().is_err());
         assert!("Wharf:auth".parse::<PlugKey>().is_err());
+    }
+
+    #[test]
+    fn key_paths_read_back_what_they_display() {
+        let nested = KeyPath::root()
+            .child(&"wharf:compression".parse().unwrap())
+            .child(&"wharf:auth/verifier".parse().unwrap());
+        for path in [KeyPath::root(), nested] {
+            assert_eq!(path.to_string().parse::<KeyPath>(), Ok(path));
+        }
+        for bad in [
+            "",
+            "plugs.wharf:x",
+            "plugs.\"wharf:x\"x",
+            "plugs.\"wharf:x\".",
+            "root",
+        ] {
+            assert!(bad.parse::<KeyPath>().is_err(), "{bad}");
+        }
     }
 
     #[test]

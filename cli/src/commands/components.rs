@@ -1,6 +1,8 @@
 //! `wharf components`: the bundled WIT packages and components, what each exports and
 //! imports, and their sizes raw and gzip-compressed, including the example gateway
-//! composed with its four plugs. With `--budget`, fails when any component is over it.
+//! composed with its four plugs, and of that gateway's Cloudflare Workers bundle
+//! (`wharf bundle --target workers`) against Cloudflare's upload limits. With
+//! `--budget`, fails when any component is over it.
 
 use std::io::Write;
 
@@ -65,17 +67,41 @@ impl Args {
             .context("composing the example gateway")?;
         let name = format!("gateway + {}", GATEWAY_PLUGS.join(" + "));
         rows.push(row("composed", name, "1.0.0".into(), &composed)?);
+        // Cloudflare counts the whole upload: the adapter, the transpiled JavaScript
+        // and every core module, each compressed.
+        let bundle = super::bundle::Bundle::workers(&composed, false)
+            .context("bundling the composed gateway for Cloudflare Workers")?;
+        let workers = Row {
+            kind: "workers",
+            name: "Workers bundle of the composed gateway".into(),
+            version: "1.0.0".into(),
+            raw: bundle.files.iter().map(|(_, b)| b.len() as u64).sum(),
+            gzip: bundle.gzip_size()?,
+            exports: Vec::new(),
+            imports: Vec::new(),
+        };
 
+        let workers_standing = super::bundle::within_limits(workers.gzip);
+        let workers_gzip = workers.gzip;
+        rows.push(workers);
         if self.json {
             println!("{}", serde_json::to_string_pretty(&rows)?);
         } else {
             print_table(&rows);
+            println!(
+                "\nthe Workers bundle is {} gzip-compressed: {workers_standing}",
+                output::size(workers_gzip)
+            );
+        }
+        if workers_gzip > super::bundle::PAID_LIMIT {
+            bail!("the Workers bundle is over Cloudflare's upload limit: {workers_standing}");
         }
 
         if let Some(budget) = self.budget {
             let over: Vec<String> = rows
                 .iter()
-                .filter(|r| r.kind != "wit" && r.gzip > budget)
+                // The bundle answers to Cloudflare's limits, above.
+                .filter(|r| r.kind != "wit" && r.kind != "workers" && r.gzip > budget)
                 .map(|r| format!("{} ({} gzip)", r.name, output::size(r.gzip)))
                 .collect();
             if !over.is_empty() {

@@ -13,7 +13,7 @@ use crate::{output, progress};
 /// Compose a deployable from a deploy manifest.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm"
+    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm\n  wharf compose --target workers      # and refuse what Cloudflare Workers cannot serve"
 )]
 pub struct Args {
     /// The deploy manifest.
@@ -27,6 +27,10 @@ pub struct Args {
     locked: bool,
     #[command(flatten)]
     source: SourceArgs,
+    /// Also refuse what this host cannot serve (`workers`: Cloudflare Workers), naming
+    /// each import and the plug that brought it; `wharf bundle` makes the bundle.
+    #[arg(long, value_parser = super::bundle::target_name)]
+    target: Option<&'static wharf_compose::Target>,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
@@ -121,6 +125,9 @@ impl Args {
             wharf_compose::load(&manifest, &dir, &lock, resolver.as_ref(), &cache).await?;
         bar.set_message(format!("linking {} components", constituents.len()));
         let bytes = wharf_compose::compose(&manifest, &constituents)?;
+        if let Some(target) = self.target {
+            target.check(&bytes)?;
+        }
         bar.finish_and_clear();
         let output = self
             .output

@@ -1,6 +1,7 @@
 //! One module per command, each an `Args` struct with a `run` method.
 
 pub mod account;
+pub mod bundle;
 pub mod completions;
 pub mod components;
 pub mod compose;

@@ -1,0 +1,375 @@
+//! Targets: the world a host offers a deployable, described as data, and the check that
+//! a deployable asks for nothing more.
+//!
+//! A target lists the imports it serves as `[host] allow` patterns (the same
+//! [`HostPattern`]s and the same [`DeniedImport`]s that `wharf compose` refuses with),
+//! the WASI version line it implements, and the export it calls. Checking a deployable
+//! reads its top-level imports; the plug that brought each refused import is found
+//! through the deployable's [`Provenance`]: every constituent is nested in the
+//! deployable byte for byte, so a nested component whose digest the provenance lists
+//! is that constituent.
+//!
+//! ```
+//! let gateway = wharf_bundled::component("gateway").unwrap().bytes;
+//! let plugs: Vec<&[u8]> = ["jwt-auth", "json-schema", "json-transform", "flate"]
+//!     .iter()
+//!     .map(|p| wharf_bundled::component(p).unwrap().bytes)
+//!     .collect();
+//! let edge = wharf_compose::plug(gateway, &plugs).unwrap();
+//! wharf_compose::target::WORKERS.check(&edge).unwrap();
+//!
+//! let probe = wharf_bundled::component("host-probe").unwrap().bytes;
+//! let refused = wharf_compose::target::WORKERS.check(probe).unwrap_err().to_string();
+//! assert!(refused.contains("wasi:sockets/tcp@0.2.6"), "{refused}");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use wharf_types::Digest;
+
+use crate::deployable::DeniedImport;
+use crate::manifest::{Host, HostPattern, KeyPath, split_interface};
+use crate::provenance::provenance;
+
+/// A host a deployable can be made to run on.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The name `--target` takes, e.g. `workers`.
+    pub name: &'static str,
+    /// What it is, for messages, e.g. `Cloudflare Workers`.
+    pub title: &'static str,
+    /// The imports it serves, as `[host] allow` patterns.
+    pub serves: &'static [&'static str],
+    /// The WASI version line its implementation follows: an import of a served
+    /// interface at another version (0.3's, say) is refused.
+    pub wasi_line: &'static str,
+    /// The interface the host calls, exported at a version of `wasi_line`.
+    pub calls: &'static str,
+    /// Why what it does not serve is missing, for the refusal message.
+    pub refuses: &'static str,
+}
+
+/// Cloudflare Workers (and workerd) through Wharf's bundle: `workers/wasi.js`
+/// implements exactly these interfaces over what a Worker has.
+pub const WORKERS: Target = Target {
+    name: "workers",
+    title: "Cloudflare Workers",
+    serves: &[
+        "wasi:io/error",
+        "wasi:io/poll",
+        "wasi:io/streams",
+        "wasi:cli/environment",
+        "wasi:cli/exit",
+        "wasi:cli/stdin",
+        "wasi:cli/stdout",
+        "wasi:cli/stderr",
+        "wasi:cli/terminal-input",
+        "wasi:cli/terminal-output",
+        "wasi:cli/terminal-stdin",
+        "wasi:cli/terminal-stdout",
+        "wasi:cli/terminal-stderr",
+        "wasi:clocks/monotonic-clock",
+        "wasi:clocks/wall-clock",
+        "wasi:random/random",
+        "wasi:random/insecure",
+        "wasi:random/insecure-seed",
+        "wasi:http/types",
+    ],
+    wasi_line: "0.2",
+    calls: "wasi:http/incoming-handler",
+    refuses: "a Worker has no filesystem or sockets, and the bundle makes no outbound HTTP requests",
+};
+
+/// Every target, by name.
+pub const TARGETS: &[Target] = &[WORKERS];
+
+/// The target `--target name` means.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// Why a deployable cannot run on a target.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The bytes are not a component whose sections can be read.
+    #[error("not a WebAssembly component")]
+    Decode(#[source] anyhow::Error),
+    /// It does not export what the target calls.
+    #[error("{title} calls {calls} (0.2.x), which the deployable does not export (it exports: {exports})", exports = if exports.is_empty() { "nothing".into() } else { exports.join(", ") })]
+    NoEntry {
+        /// The target's title.
+        title: &'static str,
+        /// The interface the target calls.
+        calls: &'static str,
+        /// What the deployable exports.
+        exports: Vec<String>,
+    },
+    /// It imports what the target does not serve.
+    #[error(
+        "{title} cannot serve what the deployable imports ({refuses}):\n{}{}",
+        denied.iter().map(|d| if d.brought_in_by.is_empty() { format!("  {}\n", d.import) } else { format!("  {d}\n") }).collect::<String>(),
+        if *attributed { "" } else { "(the component carries no wharf:provenance, so which plug brought each is unknown)" }
+    )]
+    Unserved {
+        /// The target's title.
+        title: &'static str,
+        /// Why the target lacks them.
+        refuses: &'static str,
+        /// Each refused import and, from the provenance, who imports it.
+        denied: Vec<DeniedImport>,
+        /// Whether the deployable's provenance named the constituents.
+        attributed: bool,
+    },
+}
+
+impl Target {
+    /// The `[host]` this target amounts to.
+    fn host(&self) -> Host {
+        Host {
+            allow: self
+                .serves
+                .iter()
+                .map(|p| p.parse::<HostPattern>().expect("target patterns are valid"))
+                .collect(),
+        }
+    }
+
+    /// Whether `name` (`wasi:io/streams@0.2.12`) is at a version of the WASI line.
+    fn on_line(&self, name: &str) -> bool {
+        let line = format!("{}.", self.wasi_line);
+        name.split_once('@')
+            .is_none_or(|(_, v)| v.starts_with(&line))
+    }
+
+    /// Checks that `deployable` exports what this target calls and imports only what
+    /// it serves; a refusal names each import and, where the deployable's provenance
+    /// says, the manifest key of the plug that brought it.
+    pub fn check(&self, deployable: &[u8]) -> Result<(), TargetError> {
+        let exports = crate::exports(deployable).map_err(TargetError::Decode)?;
+        if !exports.iter().any(|e| {
+            e.split_once('@').map_or(e.as_str(), |(b, _)| b) == self.calls && self.on_line(e)
+        }) {
+            return Err(TargetError::NoEntry {
+                title: self.title,
+                calls: self.calls,
+                exports,
+            });
+        }
+        let host = self.host();
+        let refused: Vec<String> = crate::imports(deployable)
+            .map_err(TargetError::Decode)?
+            .into_iter()
+            .filter(|i| !(host.allows(i) && self.on_line(i)))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let importers = importers(deployable).map_err(TargetError::Decode)?;
+        let attributed = importers.is_some();
+        let importers = importers.unwrap_or_default();
+        let base = |name: &str| split_interface(name).map(|(p, i)| format!("{p}/{i}"));
+        let denied = refused
+            .into_iter()
+            .map(|import| DeniedImport {
+                brought_in_by: importers
+                    .iter()
+                    .filter(|(_, imports)| imports.iter().any(|i| base(i) == base(&import)))
+                    .map(|(key, _)| key.clone())
+                    .collect(),
+                import,
+            })
+            .collect();
+        Err(TargetError::Unserved {
+            title: self.title,
+            refuses: self.refuses,
+            denied,
+            attributed,
+        })
+    }
+}
+
+/// The imports of each constituent the deployable's provenance lists, by manifest
+/// key; `None` when it carries no provenance.
+fn importers(deployable: &[u8]) -> anyhow::Result<Option<BTreeMap<KeyPath, Vec<String>>>> {
+    let Some(provenance) = provenance(deployable) else {
+        return Ok(None);
+    };
+    let keys: BTreeMap<&Digest, &str> = provenance
+        .constituents
+        .iter()
+        .map(|c| (&c.digest, c.key.as_str()))
+        .collect();
+    let mut found = BTreeMap::new();
+    for nested in nested_components(deployable)? {
+        if let Some(key) = keys.get(&Digest::of(nested)) {
+            let key: KeyPath = key.parse().map_err(anyhow::Error::msg)?;
+            found.insert(key, crate::imports(nested)?);
+        }
+    }
+    Ok(Some(found))
+}
+
+/// The bytes of each component nested at the top level of `component`.
+fn nested_components(component: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut nested = Vec::new();
+    let mut parser = Parser::new(0);
+    let mut offset = 0;
+    loop {
+        let (consumed, payload) = match parser.parse(&component[offset..], true)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => anyhow::bail!("the component is truncated"),
+        };
+        offset += consumed;
+        match payload {
+            Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                offset = range.end;
+                nested.push(&component[range]);
+            }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => offset = unchecked_range.end as usize,
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(nested)
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Constituent;
+    use crate::manifest::{Manifest, Source};
+
+    /// The example gateway composed as `wharf compose` composes it, provenance and all.
+    fn example() -> Vec<u8> {
+        let manifest: Manifest = r#"
+            [deployable]
+            name = "wharf:edge"
+            version = "1.0.0"
+            root = { path = "gateway.wasm" }
+            [plugs]
+            "wharf:auth" = { path = "jwt-auth.wasm" }
+            "wharf:schema" = { path = "json-schema.wasm" }
+            "wharf:transform" = { path = "json-transform.wasm" }
+            "wharf:compression" = { path = "flate.wasm" }
+            [host]
+            allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/types"]
+        "#
+        .parse()
+        .unwrap();
+        let constituents: Vec<Constituent> = manifest
+            .components()
+            .into_iter()
+            .map(|(key, source)| {
+                let Source::Path(path) = source else {
+                    unreachable!()
+                };
+                let name = path.file_stem().unwrap().to_str().unwrap();
+                let bytes = wharf_bundled::component(name).unwrap().bytes.to_vec();
+                Constituent {
+                    key,
+                    source: source.clone(),
+                    version: None,
+                    digest: Digest::of(&bytes),
+                    bytes,
+                }
+            })
+            .collect();
+        crate::compose(&manifest, &constituents).unwrap()
+    }
+
+    #[test]
+    fn the_example_gateway_runs_on_workers() {
+        WORKERS.check(&example()).unwrap();
+    }
+
+    #[test]
+    fn a_refused_import_names_every_plug_that_brought_it() {
+        // Workers without wasi:random: the gateway and three of its plugs import it.
+        let serves: Vec<&str> = (WORKERS.serves.iter())
+            .filter(|p| !p.starts_with("wasi:random/"))
+            .copied()
+            .collect();
+        let target = Target {
+            serves: serves.leak(),
+            ..WORKERS
+        };
+        let TargetError::Unserved {
+            denied, attributed, ..
+        } = target.check(&example()).unwrap_err()
+        else {
+            panic!("refused for the wrong reason")
+        };
+        assert!(attributed);
+        let seed = denied
+            .iter()
+            .find(|d| d.import.starts_with("wasi:random/insecure-seed@"))
+            .unwrap();
+        let by: Vec<String> = seed.brought_in_by.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            by,
+            [
+                "deployable.root",
+                "plugs.\"wharf:auth\"",
+                "plugs.\"wharf:schema\"",
+                "plugs.\"wharf:transform\"",
+            ]
+        );
+        // flate imports no randomness, and jwt-auth alone brings wasi:random/random.
+        let random = denied
+            .iter()
+            .find(|d| d.import.starts_with("wasi:random/random@"))
+            .unwrap();
+        assert!(
+            !random
+                .brought_in_by
+                .iter()
+                .any(|k| k.to_string().contains("compression"))
+        );
+    }
+
+    #[test]
+    fn host_probe_is_refused_for_its_sockets_filesystem_and_outbound_http() {
+        let probe = wharf_bundled::component("host-probe").unwrap().bytes;
+        let error = WORKERS.check(probe).unwrap_err();
+        let message = error.to_string();
+        for import in [
+            "wasi:sockets/tcp@0.2.6",
+            "wasi:sockets/udp@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:filesystem/preopens@0.2.6",
+            "wasi:http/outgoing-handler@0.2.12",
+        ] {
+            assert!(
+                message.contains(&format!("\n  {import}\n")),
+                "{import}: {message}"
+            );
+        }
+        // What Workers serve is not among the refused.
+        assert!(!message.contains("wasi:cli/environment"), "{message}");
+        assert!(message.contains("no wharf:provenance"), "{message}");
+    }
+
+    #[test]
+    fn a_component_without_the_http_export_is_refused_naming_its_exports() {
+        let flate = wharf_bundled::component("flate").unwrap().bytes;
+        let message = WORKERS.check(flate).unwrap_err().to_string();
+        assert!(message.contains("wasi:http/incoming-handler"), "{message}");
+        assert!(
+            message.contains("wharf:compression/codec@1.1.0"),
+            "{message}"
+        );
+    }
+}
