@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::{Caller, Reader, Scope};
 use crate::body::read_body;
 use crate::error::ApiError;
+use crate::service::access::{self, Unclaimed};
 use crate::service::{package_name, unknown_package};
 use crate::views;
 
@@ -521,20 +522,9 @@ async fn owner_change(
     check_namespace(namespace)?;
     check_user(owner)?;
     let principal = caller.required()?;
-    principal.require(Scope::Owners, namespace)?;
-    if !state.db.namespace_exists(namespace).await? {
-        return Err(ApiError::not_found(
-            "NAMESPACE_UNKNOWN",
-            format!("there is no namespace `{namespace}`"),
-        ));
-    }
-    if !principal.is_admin_of(namespace) && !state.db.is_owner(namespace, &principal.user).await? {
-        return Err(ApiError::denied(format!(
-            "`{}` is not an owner of namespace `{namespace}`",
-            principal.user
-        )));
-    }
-    Ok(())
+    state
+        .authorize(&principal, Scope::Owners, namespace, Unclaimed::NotFound)
+        .await
 }
 
 /// Add an owner to a namespace.
@@ -599,7 +589,7 @@ async fn list_tokens(
 ) -> Result<Json<Vec<views::Token>>, ApiError> {
     let principal = caller.required()?;
     let owner = match query.owner {
-        Some(owner) if owner != principal.user && !principal.is_admin() => {
+        Some(owner) if !access::may_manage_tokens_of(&principal, &owner) => {
             return Err(ApiError::denied("only admins list other users' tokens"));
         }
         Some(owner) => owner,
@@ -645,7 +635,7 @@ async fn revoke_token(
         state.db.token(&id).await?.ok_or_else(|| {
             ApiError::not_found("TOKEN_UNKNOWN", format!("there is no token `{id}`"))
         })?;
-    if token.owner != principal.user && !principal.is_admin() {
+    if !access::may_manage_tokens_of(&principal, &token.owner) {
         return Err(ApiError::denied(
             "only the token's owner or an admin may revoke it",
         ));
@@ -686,9 +676,7 @@ async fn collect_garbage(
     caller: Caller,
     Query(query): Query<GcQuery>,
 ) -> Result<Json<crate::gc::GcReport>, ApiError> {
-    if !caller.required()?.is_admin() {
-        return Err(ApiError::denied("only admins run the garbage collector"));
-    }
+    access::require_admin(&caller.required()?, "only admins run the garbage collector")?;
     let grace = duration_param("grace", query.grace.as_deref(), state.config.gc_grace)?;
     let ttl = duration_param(
         "upload-ttl",
@@ -707,8 +695,6 @@ async fn fsck(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<crate::fsck::FsckReport>, ApiError> {
-    if !caller.required()?.is_admin() {
-        return Err(ApiError::denied("only admins run fsck"));
-    }
+    access::require_admin(&caller.required()?, "only admins run fsck")?;
     Ok(Json(state.fsck().await?))
 }

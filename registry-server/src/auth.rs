@@ -366,7 +366,7 @@ impl FromRequestParts<AppState> for Reader {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Caller(principal) = Caller::from_request_parts(parts, state).await?;
-        if principal.is_none() && !state.config.anonymous_read {
+        if !state.may_read(principal.as_ref()) {
             return Err(ApiError::unauthorized(
                 "this registry is private: send `Authorization: Bearer <token>`",
             ));

@@ -22,6 +22,7 @@ use crate::auth::{Caller, Credential, Principal, Scope};
 use crate::body::{incoming, read_body};
 use crate::error::ApiError;
 use crate::repo::{ManifestRow, NewManifest};
+use crate::service::access::Unclaimed;
 
 pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 pub const WASM_LAYER: &str = "application/wasm";
@@ -141,7 +142,7 @@ async fn token(
     let principal = match secret {
         Some(secret) => match crate::auth::principal_for(&state, &secret).await {
             Ok(Some(Credential::User(p))) => Some(p),
-            Ok(Some(Credential::Anonymous)) if state.config.anonymous_read => None,
+            Ok(Some(Credential::Anonymous)) if state.may_read(None) => None,
             Ok(Some(Credential::Anonymous)) => {
                 return unauthorized(
                     &state.config,
@@ -158,7 +159,7 @@ async fn token(
             }
             Err(e) => return e.into_response(),
         },
-        None if state.config.anonymous_read => None,
+        None if state.may_read(None) => None,
         None => {
             return unauthorized(
                 &state.config,
@@ -415,7 +416,7 @@ impl Ctx {
 
     fn pull(&self, name: &str) -> Result<(), Denied> {
         self.name(name)?;
-        if self.caller.is_none() && !self.state.config.anonymous_read {
+        if !self.state.may_read(self.caller.as_ref()) {
             return Err(Denied::Challenge(
                 format!("repository:{name}:pull"),
                 "this registry is private".into(),
@@ -434,25 +435,11 @@ impl Ctx {
         };
         // Every repository belongs to the namespace of its first segment, and every
         // namespace pushed to has an owner: the first pusher claims it, as a publish
-        // does, so nothing lands where a later owner would find a stranger's tags.
+        // does.
         let namespace = name.split('/').next().unwrap_or(name);
-        principal.require(Scope::Publish, namespace)?;
-        let owner = self
-            .state
-            .db
-            .claim_namespace(namespace, &principal.user, crate::now_ms())
+        self.state
+            .authorize(&principal, Scope::Publish, namespace, Unclaimed::ClaimNow)
             .await?;
-        if !owner && !principal.is_admin_of(namespace) {
-            return Err(oci(
-                StatusCode::FORBIDDEN,
-                "DENIED",
-                format!(
-                    "`{}` is not an owner of namespace `{namespace}`",
-                    principal.user
-                ),
-            )
-            .into());
-        }
         Ok(principal)
     }
 
@@ -487,7 +474,7 @@ impl Ctx {
     }
 
     async fn catalog(&self) -> Answer {
-        if self.caller.is_none() && !self.state.config.anonymous_read {
+        if !self.state.may_read(self.caller.as_ref()) {
             return Err(Denied::Challenge(
                 "registry:catalog:*".into(),
                 "this registry is private".into(),
@@ -832,7 +819,7 @@ impl Ctx {
             if valid_repository(from)
                 && self.state.db.blob_linked(from, &digest.to_string()).await?
                 && self.state.blobs.size(&digest).await?.is_some()
-                && self.caller_may_read(from)
+                && self.state.may_read(self.caller.as_ref())
             {
                 self.state
                     .db
@@ -863,10 +850,6 @@ impl Ctx {
             .create_upload(&id, name, crate::now_ms())
             .await?;
         Ok(upload_answer(StatusCode::ACCEPTED, name, &id, 0))
-    }
-
-    fn caller_may_read(&self, _repository: &str) -> bool {
-        self.caller.is_some() || self.state.config.anonymous_read
     }
 
     /// Checks that the upload exists and belongs to this repository.

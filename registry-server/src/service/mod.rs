@@ -1,6 +1,8 @@
 //! Business rules: what may be published, who may do what, and how requirements
 //! resolve. Services call repositories (SQL) and storage (blobs), never the reverse.
 
+pub mod access;
+
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
@@ -16,6 +18,7 @@ use crate::compat;
 use crate::error::ApiError;
 use crate::repo::{Inserted, ItemRow, ManifestRow, NewManifest, NewVersion, VersionRow};
 use crate::views;
+use access::Unclaimed;
 
 pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError> {
     PackageName::new(namespace, name)
@@ -85,13 +88,13 @@ impl AppState {
         version_text: &str,
     ) -> Result<Version, ApiError> {
         let version = version(version_text)?;
-        principal.require(Scope::Publish, name.namespace())?;
-        if !principal.is_admin_of(name.namespace())
-            && self.db.namespace_exists(name.namespace()).await?
-            && !self.db.is_owner(name.namespace(), &principal.user).await?
-        {
-            return Err(not_owner(principal, name.namespace()));
-        }
+        self.authorize(
+            principal,
+            Scope::Publish,
+            name.namespace(),
+            Unclaimed::ClaimOnWrite,
+        )
+        .await?;
         if self
             .db
             .version(name.namespace(), name.name(), version_text)
@@ -229,11 +232,13 @@ impl AppState {
         };
         match self
             .db
-            .insert_version(&new, principal.is_admin_of(name.namespace()))
+            .insert_version(&new, &|is_owner| {
+                access::may_act(principal, name.namespace(), is_owner)
+            })
             .await
         {
             Ok(Inserted::Done { .. }) => {}
-            Ok(Inserted::NotOwner) => return Err(not_owner(principal, name.namespace())),
+            Ok(Inserted::NotOwner) => return Err(access::not_owner(principal, name.namespace())),
             Ok(Inserted::KindMismatch { existing }) => {
                 return Err(ApiError::conflict(
                     "KIND_MISMATCH",
@@ -329,12 +334,8 @@ impl AppState {
         version: &str,
         yanked: bool,
     ) -> Result<(), ApiError> {
-        principal.require(Scope::Yank, name.namespace())?;
-        if !principal.is_admin_of(name.namespace())
-            && !self.db.is_owner(name.namespace(), &principal.user).await?
-        {
-            return Err(not_owner(principal, name.namespace()));
-        }
+        self.authorize(principal, Scope::Yank, name.namespace(), Unclaimed::Refuse)
+            .await?;
         if !self
             .db
             .set_yanked(name.namespace(), name.name(), version, yanked)
@@ -533,7 +534,7 @@ impl AppState {
         }
         let owner = match request.owner {
             Some(owner) if owner != principal.user => {
-                if !principal.is_admin() {
+                if !access::may_manage_tokens_of(principal, &owner) {
                     return Err(ApiError::denied(
                         "only admins create tokens for other users",
                     ));
@@ -723,13 +724,6 @@ fn exists(name: &PackageName, version: &str) -> ApiError {
         "VERSION_EXISTS",
         format!("{name}@{version} is already published; versions are immutable"),
     )
-}
-
-fn not_owner(principal: &Principal, namespace: &str) -> ApiError {
-    ApiError::denied(format!(
-        "`{}` is not an owner of namespace `{namespace}`",
-        principal.user
-    ))
 }
 
 #[cfg(test)]
