@@ -19,25 +19,18 @@
 //! ```
 
 pub mod analysis;
-pub mod api;
-pub mod auth;
-pub mod body;
-pub mod browse;
+pub mod artifact;
 pub mod cache;
 pub mod compat;
-pub mod error;
-pub mod fsck;
-pub mod gc;
+pub mod http;
 pub mod keys;
 pub mod metrics;
-pub mod oci;
 pub mod private;
 pub mod provenance;
 pub mod repo;
 pub mod service;
 pub mod storage;
 pub mod views;
-pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -72,10 +65,10 @@ pub struct Config {
     /// The largest accepted upload.
     pub max_upload_bytes: u64,
     /// Request bodies (publishes, blob uploads, manifests) received at once; one more
-    /// is refused with `429 TOOMANYREQUESTS`. See [`body`].
+    /// is refused with `429 TOOMANYREQUESTS`. See [`service::uploads`].
     pub max_uploads: usize,
     /// A token with every right, to bootstrap users and tokens; at least
-    /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
+    /// [`service::tokens::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
     /// The file holding the key that signs the bearer tokens `/v2/token` hands out (at
     /// least [`keys::TOKEN_KEY_MIN_CHARS`] characters). Required with PostgreSQL, where
@@ -116,7 +109,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             max_upload_bytes: 64 << 20,
-            max_uploads: body::DEFAULT_MAX_UPLOADS,
+            max_uploads: service::uploads::DEFAULT_MAX_UPLOADS,
             admin_token: None,
             token_key_file: None,
             anonymous_read: true,
@@ -202,7 +195,7 @@ pub struct AppState {
     /// What signs and verifies bearer tokens.
     pub bearer_keys: Arc<keys::BearerKeys>,
     /// The slots request bodies are received in (`max_uploads`).
-    pub uploads: body::UploadSlots,
+    pub uploads: service::uploads::UploadSlots,
 }
 
 impl AppState {
@@ -227,7 +220,8 @@ impl AppState {
     /// Refuses a bad admin token or public URL, then makes the data directory.
     async fn check(config: &Config) -> anyhow::Result<()> {
         if let Some(token) = &config.admin_token {
-            auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
+            service::tokens::check_admin_token(token, "the configuration")
+                .map_err(anyhow::Error::msg)?;
         }
         if let Some(url) = &config.public_url {
             parse_public_url(url).map_err(anyhow::Error::msg)?;
@@ -252,7 +246,7 @@ impl AppState {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
-        let uploads = body::UploadSlots::new(config.max_uploads);
+        let uploads = service::uploads::UploadSlots::new(config.max_uploads);
         Ok(Self {
             uploads,
             config: Arc::new(config),
@@ -266,7 +260,7 @@ impl AppState {
 
     /// A blob's bytes, from memory when recently served; None when it is not stored.
     /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time: this is for
-    /// what is parsed whole; downloads stream (see `api::serve_blob`).
+    /// what is parsed whole; downloads stream (see `http::blob::serve_blob`).
     pub async fn blob_bytes(
         &self,
         digest: &wharf_types::Digest,
@@ -313,9 +307,9 @@ pub fn now_ms() -> i64 {
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .merge(api::router())
-        .merge(oci::router())
-        .merge(web::router())
+        .merge(http::api::router())
+        .merge(http::oci::router())
+        .merge(http::web::router())
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))

@@ -97,7 +97,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 }
 
 /// `GET /metrics`: a read like any other, so a `--private` registry wants a token.
-pub async fn render(State(state): State<AppState>, _: crate::auth::Reader) -> impl IntoResponse {
+pub async fn render(
+    State(state): State<AppState>,
+    _: crate::http::auth::Reader,
+) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -70,7 +70,7 @@ pub fn secret_file(path: &Path, least: usize) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     }
-    let secret = crate::auth::new_secret();
+    let secret = crate::keys::new_secret();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

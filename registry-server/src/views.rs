@@ -213,7 +213,7 @@ pub struct CreateToken {
     /// A label for the token, e.g. `ci`.
     pub name: String,
     /// `publish`, `yank`, `owners`, `admin`.
-    pub scopes: Vec<crate::auth::Scope>,
+    pub scopes: Vec<crate::service::access::Scope>,
     /// Namespaces it is limited to; absent for all the creator may use.
     #[serde(default)]
     pub namespaces: Option<Vec<String>>,

@@ -220,7 +220,7 @@ async fn put_manifest(
 
 async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: Backend) {
     let app = TestApp::new(backend).await;
-    let cap = wharf_registry::oci::MAX_MANIFEST_REFERENCES;
+    let cap = wharf_registry::artifact::MAX_MANIFEST_REFERENCES;
     let image = |layers: usize| {
         json!({
             "schemaVersion": 2,

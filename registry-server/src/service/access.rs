@@ -8,9 +8,118 @@
 //! module asks the repositories for facts (is the namespace claimed, does the user own
 //! it) and never touches HTTP.
 
+use serde::{Deserialize, Serialize};
+
 use crate::AppState;
-use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
+use crate::service::ServiceError;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Publish new versions.
+    Publish,
+    /// Yank and unyank versions.
+    Yank,
+    /// Add and remove namespace owners.
+    Owners,
+    /// Every scope in the token's namespaces, owner or not; with no namespace list,
+    /// also what concerns the whole registry: other users' tokens, gc, fsck.
+    Admin,
+}
+
+impl Scope {
+    /// The scope as tokens and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Yank => "yank",
+            Scope::Owners => "owners",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope `s` spells, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "publish" => Scope::Publish,
+            "yank" => Scope::Yank,
+            "owners" => Scope::Owners,
+            "admin" => Scope::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// Who is calling, and what their token allows.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user the token belongs to.
+    pub user: String,
+    /// What the token may do.
+    pub scopes: Vec<Scope>,
+    /// None: every namespace.
+    pub namespaces: Option<Vec<String>>,
+    /// The API token it is (None: the configured admin token).
+    pub token_id: Option<String>,
+    /// When the token stops working, in milliseconds since the Unix epoch; None: never.
+    pub expires_at: Option<i64>,
+}
+
+impl Principal {
+    /// The configured admin token's principal: every right, everywhere, for ever.
+    pub fn admin() -> Self {
+        Principal {
+            user: "admin".into(),
+            scopes: vec![Scope::Admin],
+            namespaces: None,
+            token_id: None,
+            expires_at: None,
+        }
+    }
+
+    /// An admin of the whole registry: the `admin` scope and no namespace list. Only
+    /// such a one acts on other users' tokens, collects garbage or runs fsck.
+    pub fn is_admin(&self) -> bool {
+        self.scopes.contains(&Scope::Admin) && self.namespaces.is_none()
+    }
+
+    /// Whether the token is an admin's in `namespace`: there it needs no ownership.
+    pub fn is_admin_of(&self, namespace: &str) -> bool {
+        self.scopes.contains(&Scope::Admin) && self.reaches(namespace)
+    }
+
+    /// Whether the token carries `scope` (`admin` carries them all), in some namespace.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    /// Whether `namespace` is in the token's namespace list (no list: every one).
+    pub fn reaches(&self, namespace: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|n| n == namespace))
+    }
+
+    /// Whether the token carries `scope` for `namespace`. An admin token's namespace
+    /// list binds it like any other's.
+    pub fn allows(&self, scope: Scope, namespace: &str) -> bool {
+        self.has(scope) && self.reaches(namespace)
+    }
+
+    /// [`Principal::allows`], or the refusal naming what is missing.
+    pub fn require(&self, scope: Scope, namespace: &str) -> Result<(), ServiceError> {
+        if self.allows(scope, namespace) {
+            Ok(())
+        } else {
+            Err(ServiceError::denied(format!(
+                "the token of `{}` lacks the `{}` scope for namespace `{namespace}`",
+                self.user,
+                scope.as_str()
+            )))
+        }
+    }
+}
 
 /// What [`AppState::authorize`] does when nobody has claimed the namespace yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +144,8 @@ pub fn may_act(principal: &Principal, namespace: &str, is_owner: bool) -> bool {
 }
 
 /// The refusal for a caller who may not act in `namespace`.
-pub fn not_owner(principal: &Principal, namespace: &str) -> ApiError {
-    ApiError::denied(format!(
+pub fn not_owner(principal: &Principal, namespace: &str) -> ServiceError {
+    ServiceError::denied(format!(
         "`{}` is not an owner of namespace `{namespace}`",
         principal.user
     ))
@@ -50,11 +159,11 @@ pub fn may_manage_tokens_of(principal: &Principal, owner: &str) -> bool {
 
 /// Refuses all but an admin of the whole registry (garbage collection, fsck), saying
 /// `refusal`.
-pub fn require_admin(principal: &Principal, refusal: &str) -> Result<(), ApiError> {
+pub fn require_admin(principal: &Principal, refusal: &str) -> Result<(), ServiceError> {
     if principal.is_admin() {
         Ok(())
     } else {
-        Err(ApiError::denied(refusal))
+        Err(ServiceError::denied(refusal))
     }
 }
 
@@ -74,7 +183,7 @@ impl AppState {
         scope: Scope,
         namespace: &str,
         unclaimed: Unclaimed,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         principal.require(scope, namespace)?;
         let is_owner = match unclaimed {
             Unclaimed::ClaimNow => {
@@ -83,7 +192,7 @@ impl AppState {
                     .await?
             }
             Unclaimed::NotFound if !self.db.namespace_exists(namespace).await? => {
-                return Err(ApiError::not_found(
+                return Err(ServiceError::not_found(
                     "NAMESPACE_UNKNOWN",
                     format!("there is no namespace `{namespace}`"),
                 ));

@@ -1,11 +1,20 @@
 //! Business rules: what may be published, who may do what, and how requirements
-//! resolve. Services call repositories (SQL) and storage (blobs), never the reverse.
+//! resolve. Services call repositories (SQL), storage (blobs) and analysis, never
+//! the routes above them: they speak [`ServiceError`], which `http` turns into
+//! answers.
 
 pub mod access;
+pub mod browse;
+mod error;
+pub mod fsck;
+pub mod gc;
+pub mod tokens;
+pub mod uploads;
+
+pub use error::{ErrorKind, ServiceError};
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
 use bytes::Bytes;
 use semver::{Version, VersionReq};
 use serde_json::json;
@@ -13,16 +22,32 @@ use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
 use crate::analysis::{self, Kind};
-use crate::auth::{Principal, Scope};
 use crate::compat;
-use crate::error::ApiError;
 use crate::repo::{Inserted, ItemRow, ManifestRow, NewManifest, NewVersion, VersionRow};
 use crate::views;
-use access::Unclaimed;
+use access::{Principal, Scope, Unclaimed};
 
-pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ApiError> {
+/// Owner and user names: what token owners are called.
+pub fn check_user(user: &str) -> Result<(), ServiceError> {
+    let ok = !user.is_empty()
+        && user.len() <= 64
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && user.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::bad_request(
+            "USER_INVALID",
+            format!("`{user}` is not a user name: lowercase letters, digits, `-`, `_`, `.`"),
+        ))
+    }
+}
+
+pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ServiceError> {
     PackageName::new(namespace, name)
-        .map_err(|e| ApiError::bad_request("NAME_INVALID", e.to_string()))
+        .map_err(|e| ServiceError::bad_request("NAME_INVALID", e.to_string()))
 }
 
 /// The longest version: an OCI tag's limit, so that every version is reachable over OCI.
@@ -31,10 +56,10 @@ pub const MAX_VERSION_CHARS: usize = 128;
 /// A version as the registry accepts it: strict semver without build metadata (which
 /// would make two versions equal in precedence but different in name), at most
 /// [`MAX_VERSION_CHARS`] long.
-pub fn version(text: &str) -> Result<Version, ApiError> {
+pub fn version(text: &str) -> Result<Version, ServiceError> {
     if text.len() > MAX_VERSION_CHARS {
         let start: String = text.chars().take(32).collect();
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::bad_request(
             "VERSION_INVALID",
             format!(
                 "`version` `{start}…` has {} characters; a version has at most {MAX_VERSION_CHARS} (the longest OCI tag)",
@@ -43,13 +68,13 @@ pub fn version(text: &str) -> Result<Version, ApiError> {
         ));
     }
     let v = Version::parse(text).map_err(|e| {
-        ApiError::bad_request(
+        ServiceError::bad_request(
             "VERSION_INVALID",
             format!("`{text}` is not a semver version: {e}"),
         )
     })?;
     if !v.build.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::bad_request(
             "VERSION_INVALID",
             format!("`{text}`: build metadata is not allowed in versions"),
         ));
@@ -57,9 +82,9 @@ pub fn version(text: &str) -> Result<Version, ApiError> {
     Ok(v)
 }
 
-pub fn requirement(text: &str) -> Result<VersionReq, ApiError> {
+pub fn requirement(text: &str) -> Result<VersionReq, ServiceError> {
     VersionReq::parse(text).map_err(|e| {
-        ApiError::bad_request(
+        ServiceError::bad_request(
             "REQUIREMENT_INVALID",
             format!("`{text}` is not a semver requirement: {e}"),
         )
@@ -86,7 +111,7 @@ impl AppState {
         principal: &Principal,
         name: &PackageName,
         version_text: &str,
-    ) -> Result<Version, ApiError> {
+    ) -> Result<Version, ServiceError> {
         let version = version(version_text)?;
         self.authorize(
             principal,
@@ -113,19 +138,19 @@ impl AppState {
         version_text: &str,
         body: Bytes,
         pushed: Option<NewManifest>,
-    ) -> Result<views::Published, ApiError> {
+    ) -> Result<views::Published, ServiceError> {
         let version = self.may_publish(principal, name, version_text).await?;
 
         let analyzed = body.clone();
         let found = crate::cpu(move || analysis::analyze(&analyzed))
             .await
-            .map_err(|e| ApiError::bad_request("PACKAGE_INVALID", e.to_string()))?;
+            .map_err(|e| ServiceError::bad_request("PACKAGE_INVALID", e.to_string()))?;
         if found.kind == Kind::Component {
             let read = body.clone();
             if let Some(provenance) = crate::cpu(move || crate::provenance::read(&read)).await {
                 let parts = provenance.constituents.len();
                 if parts > crate::provenance::MAX_CONSTITUENTS {
-                    return Err(ApiError::bad_request(
+                    return Err(ServiceError::bad_request(
                         "PROVENANCE_INVALID",
                         format!(
                             "the `wharf:provenance` section lists {parts} `constituents`; \
@@ -139,7 +164,7 @@ impl AppState {
         if found.kind == Kind::Wit {
             let embedded = found.embedded_name.as_deref().unwrap_or_default();
             if embedded != name.to_string() {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::bad_request(
                     "NAME_MISMATCH",
                     format!("the WIT package is `{embedded}` but was published as `{name}`"),
                 ));
@@ -150,7 +175,7 @@ impl AppState {
                     let said = other
                         .as_ref()
                         .map_or("no version".into(), |v| v.to_string());
-                    return Err(ApiError::bad_request(
+                    return Err(ServiceError::bad_request(
                         "VERSION_MISMATCH",
                         format!("the WIT package says {said} but was published as {version}"),
                     ));
@@ -165,8 +190,14 @@ impl AppState {
         let manifest = match pushed {
             Some(manifest) => manifest,
             None => {
-                let (config, manifest) =
-                    crate::oci::synthesize(name, version_text, &found, &digest, body.len(), now);
+                let (config, manifest) = crate::artifact::synthesize(
+                    name,
+                    version_text,
+                    &found,
+                    &digest,
+                    body.len(),
+                    now,
+                );
                 let config_digest = self.store_blob(config, None).await?;
                 let manifest_size = manifest.len() as i64;
                 let manifest_digest = self.store_blob(manifest, None).await?;
@@ -175,8 +206,8 @@ impl AppState {
                     row: ManifestRow {
                         repository: format!("{}/{}", name.namespace(), name.name()),
                         digest: manifest_digest.to_string(),
-                        media_type: crate::oci::OCI_MANIFEST.into(),
-                        artifact_type: Some(crate::oci::WASM_CONFIG.into()),
+                        media_type: crate::artifact::OCI_MANIFEST.into(),
+                        artifact_type: Some(crate::artifact::WASM_CONFIG.into()),
                         subject: None,
                         annotations: None,
                         size: manifest_size,
@@ -240,7 +271,7 @@ impl AppState {
             Ok(Inserted::Done { .. }) => {}
             Ok(Inserted::NotOwner) => return Err(access::not_owner(principal, name.namespace())),
             Ok(Inserted::KindMismatch { existing }) => {
-                return Err(ApiError::conflict(
+                return Err(ServiceError::conflict(
                     "KIND_MISMATCH",
                     format!(
                         "`{name}` is a {existing} package; this is a {}",
@@ -252,8 +283,8 @@ impl AppState {
             Err(crate::repo::DbError::BlobGone(digest)) => {
                 // Collected between lease and commit: only if the writer outlived the
                 // grace period. The client may simply retry.
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                return Err(ServiceError::new(
+                    ErrorKind::Unavailable,
                     "BLOB_COLLECTED",
                     format!("blob {digest} was garbage-collected during the publish; retry"),
                 ));
@@ -280,7 +311,7 @@ impl AppState {
         name: &PackageName,
         version: &Version,
         bytes: Bytes,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let versions = self.db.versions(name.namespace(), name.name()).await?;
         let previous = versions
             .iter()
@@ -290,18 +321,18 @@ impl AppState {
         let Some((previous, row)) = previous else {
             return Ok(());
         };
-        let digest: Digest = row.digest.parse().map_err(ApiError::internal)?;
+        let digest: Digest = row.digest.parse().map_err(ServiceError::internal)?;
         let old = self
             .blobs
             .read(&digest, 0, None)
             .await?
-            .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
+            .ok_or_else(|| ServiceError::internal(format!("blob {digest} is missing")))?;
         let changes = crate::cpu(move || {
             let (old_resolve, old_pkg) = compat::decode_wit(&old)
-                .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))?;
+                .ok_or_else(|| ServiceError::internal("a stored WIT package does not decode"))?;
             let (new_resolve, new_pkg) = compat::decode_wit(&bytes)
-                .ok_or_else(|| ApiError::internal("the WIT package does not decode"))?;
-            Ok::<_, ApiError>(compat::breaking_changes(
+                .ok_or_else(|| ServiceError::internal("the WIT package does not decode"))?;
+            Ok::<_, ServiceError>(compat::breaking_changes(
                 &old_resolve,
                 old_pkg,
                 &new_resolve,
@@ -316,8 +347,8 @@ impl AppState {
             .iter()
             .map(|c| format!("{} {}", c.item, c.change))
             .collect();
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        Err(ServiceError::new(
+            ErrorKind::Unprocessable,
             "SEMVER_INCOMPATIBLE",
             format!(
                 "{name}@{version} is not backward compatible with {previous}: {}; publish it as a new major version",
@@ -333,7 +364,7 @@ impl AppState {
         name: &PackageName,
         version: &str,
         yanked: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         self.authorize(principal, Scope::Yank, name.namespace(), Unclaimed::Refuse)
             .await?;
         if !self
@@ -347,9 +378,9 @@ impl AppState {
     }
 
     /// The error for a missing version: the package may be missing too.
-    pub async fn missing_version(&self, name: &PackageName, version: &str) -> ApiError {
+    pub async fn missing_version(&self, name: &PackageName, version: &str) -> ServiceError {
         match self.db.package(name.namespace(), name.name()).await {
-            Ok(Some(_)) => ApiError::not_found(
+            Ok(Some(_)) => ServiceError::not_found(
                 "VERSION_UNKNOWN",
                 format!("{name} has no version {version}"),
             ),
@@ -362,7 +393,7 @@ impl AppState {
         &self,
         name: &PackageName,
         version: &str,
-    ) -> Result<views::VersionDetail, ApiError> {
+    ) -> Result<views::VersionDetail, ServiceError> {
         let Some(row) = self
             .db
             .version(name.namespace(), name.name(), version)
@@ -422,7 +453,7 @@ impl AppState {
         &self,
         name: &PackageName,
         include_yanked: bool,
-    ) -> Result<Vec<VersionRow>, ApiError> {
+    ) -> Result<Vec<VersionRow>, ServiceError> {
         let mut versions: Vec<(Version, VersionRow)> = self
             .db
             .versions(name.namespace(), name.name())
@@ -441,7 +472,7 @@ impl AppState {
         &self,
         name: &PackageName,
         req_text: &str,
-    ) -> Result<views::Resolved, ApiError> {
+    ) -> Result<views::Resolved, ServiceError> {
         let req = requirement(req_text)?;
         let package = self
             .db
@@ -463,7 +494,7 @@ impl AppState {
             }),
             None => {
                 let available: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
-                Err(ApiError::not_found(
+                Err(ServiceError::not_found(
                     "NO_MATCHING_VERSION",
                     format!(
                         "no version of {name} matches `{req_text}`; available: {}",
@@ -482,7 +513,10 @@ impl AppState {
     /// Components that export `interface` (`ns:pkg/iface`, optionally `@range`, or a
     /// whole package `ns:pkg[@range]`) at a version the range accepts, each at its
     /// highest such non-yanked version.
-    pub async fn implementors(&self, interface: &str) -> Result<Vec<views::PackageUse>, ApiError> {
+    pub async fn implementors(
+        &self,
+        interface: &str,
+    ) -> Result<Vec<views::PackageUse>, ServiceError> {
         let (item, req) = interface_query(interface)?;
         let by_package = !item.contains('/');
         let uses = self.db.item_uses("export", &item, by_package).await?;
@@ -494,7 +528,7 @@ impl AppState {
 
     /// Packages whose versions import `target` (an interface or package, as for
     /// implementors) or declare a dependency on the package.
-    pub async fn dependents(&self, target: &str) -> Result<Vec<views::PackageUse>, ApiError> {
+    pub async fn dependents(&self, target: &str) -> Result<Vec<views::PackageUse>, ServiceError> {
         let (item, req) = interface_query(target)?;
         let by_package = !item.contains('/');
         let mut uses = self.db.item_uses("import", &item, by_package).await?;
@@ -510,119 +544,8 @@ impl AppState {
     }
 }
 
-impl AppState {
-    /// Creates a token for the caller, or (admins) for another user. A token never
-    /// gets more than its creator has: no scope or namespace beyond the caller's own,
-    /// and no life beyond the caller's (without `expires_in_days` it expires with the
-    /// caller's token). Only an admin of the whole registry is exempt.
-    pub async fn create_token(
-        &self,
-        principal: &Principal,
-        request: views::CreateToken,
-    ) -> Result<views::NewToken, ApiError> {
-        if request.name.trim().is_empty() || request.name.len() > 64 {
-            return Err(ApiError::bad_request(
-                "TOKEN_NAME_INVALID",
-                "a token needs a name of 1 to 64 characters",
-            ));
-        }
-        if request.scopes.is_empty() {
-            return Err(ApiError::bad_request(
-                "SCOPES_INVALID",
-                "a token needs at least one scope",
-            ));
-        }
-        let owner = match request.owner {
-            Some(owner) if owner != principal.user => {
-                if !access::may_manage_tokens_of(principal, &owner) {
-                    return Err(ApiError::denied(
-                        "only admins create tokens for other users",
-                    ));
-                }
-                crate::api::check_user(&owner)?;
-                owner
-            }
-            _ => principal.user.clone(),
-        };
-        if !principal.is_admin()
-            && let Some(extra) = request.scopes.iter().find(|s| !principal.has(**s))
-        {
-            return Err(ApiError::denied(format!(
-                "the new token cannot have `{}`: the caller's token lacks it",
-                extra.as_str()
-            )));
-        }
-        let namespaces = match (&request.namespaces, &principal.namespaces) {
-            (Some(wanted), _) if wanted.is_empty() => {
-                return Err(ApiError::bad_request(
-                    "NAMESPACES_INVALID",
-                    "give at least one namespace, or none for all",
-                ));
-            }
-            (Some(wanted), Some(own)) if !principal.is_admin() => {
-                if let Some(extra) = wanted.iter().find(|n| !own.contains(n)) {
-                    return Err(ApiError::denied(format!(
-                        "the new token cannot reach namespace `{extra}`: the caller's token cannot"
-                    )));
-                }
-                Some(wanted.clone())
-            }
-            (Some(wanted), _) => Some(wanted.clone()),
-            (None, own) if !principal.is_admin() => own.clone(),
-            (None, _) => None,
-        };
-        for namespace in namespaces.iter().flatten() {
-            wharf_types::check_part(namespace).map_err(|reason| {
-                ApiError::bad_request("NAMESPACES_INVALID", format!("`{namespace}`: {reason}"))
-            })?;
-        }
-        let now = crate::now_ms();
-        let wanted = request.expires_in_days.map(|d| now + i64::from(d) * DAY_MS);
-        let expires_at = match (principal.expires_at, wanted) {
-            (Some(own), None) if !principal.is_admin() => Some(own),
-            (Some(own), Some(wanted)) if !principal.is_admin() && wanted > own => {
-                let left = match (own - now).max(0) / DAY_MS {
-                    0 => "in less than a day:".to_owned(),
-                    days => format!("in {days} days: ask for at most {days}, or"),
-                };
-                return Err(ApiError::denied(format!(
-                    "`expires_in_days`: the new token cannot outlive the caller's, which expires \
-                     {left} leave `expires_in_days` out to expire with it"
-                )));
-            }
-            (_, wanted) => wanted,
-        };
-        let secret = crate::auth::new_secret();
-        let row = crate::repo::TokenRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            owner,
-            name: request.name,
-            scopes: request
-                .scopes
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            namespaces: namespaces.as_ref().map_or("*".to_owned(), |n| n.join(",")),
-            created_at: now,
-            expires_at,
-            last_used_at: None,
-            revoked_at: None,
-        };
-        self.db
-            .insert_token(&row, &crate::auth::hash(&secret))
-            .await?;
-        Ok(views::NewToken {
-            token: (&row).into(),
-            token_secret: secret,
-        })
-    }
-}
-
-const DAY_MS: i64 = 86_400_000;
-
 /// Splits `ns:pkg/iface@range` into the unversioned item and the range (any when absent).
-fn interface_query(text: &str) -> Result<(String, VersionReq), ApiError> {
+fn interface_query(text: &str) -> Result<(String, VersionReq), ServiceError> {
     let (item, range) = match text.split_once('@') {
         Some((i, r)) => (i, requirement(r)?),
         None => (text, VersionReq::STAR),
@@ -634,7 +557,7 @@ fn interface_query(text: &str) -> Result<(String, VersionReq), ApiError> {
     let valid = package.parse::<PackageName>().is_ok()
         && iface.is_none_or(|i| wharf_types::check_part(i).is_ok());
     if !valid {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::bad_request(
             "INTERFACE_INVALID",
             format!(
                 "`{text}` is not an interface such as `wharf:compression/codec@1` or a package such as `wharf:compression`"
@@ -715,12 +638,12 @@ pub fn item_view(i: &ItemRow) -> views::Item {
     }
 }
 
-pub fn unknown_package(name: &PackageName) -> ApiError {
-    ApiError::not_found("PACKAGE_UNKNOWN", format!("there is no package {name}"))
+pub fn unknown_package(name: &PackageName) -> ServiceError {
+    ServiceError::not_found("PACKAGE_UNKNOWN", format!("there is no package {name}"))
 }
 
-fn exists(name: &PackageName, version: &str) -> ApiError {
-    ApiError::conflict(
+fn exists(name: &PackageName, version: &str) -> ServiceError {
+    ServiceError::conflict(
         "VERSION_EXISTS",
         format!("{name}@{version} is already published; versions are immutable"),
     )

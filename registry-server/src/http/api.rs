@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,11 +11,12 @@ use utoipa::{IntoParams, OpenApi};
 use wharf_types::Digest;
 
 use crate::AppState;
-use crate::auth::{Caller, Reader, Scope};
-use crate::body::read_body;
-use crate::error::ApiError;
-use crate::service::access::{self, Unclaimed};
-use crate::service::{package_name, unknown_package};
+use crate::http::auth::{Caller, Reader};
+use crate::http::blob::serve_blob;
+use crate::http::body::read_body;
+use crate::http::error::ApiError;
+use crate::service::access::{self, Scope, Unclaimed};
+use crate::service::{check_user, package_name, unknown_package};
 use crate::views;
 
 pub fn router() -> Router<AppState> {
@@ -99,7 +100,7 @@ pub fn router() -> Router<AppState> {
         views::NewToken,
         views::CreateToken,
         crate::compat::Change,
-        crate::auth::Scope,
+        crate::service::access::Scope,
         ErrorBody
     ))
 )]
@@ -244,7 +245,7 @@ async fn download(
         .version(name.namespace(), name.name(), &version)
         .await?
     else {
-        return Err(state.missing_version(&name, &version).await);
+        return Err(state.missing_version(&name, &version).await.into());
     };
     let digest: Digest = row.digest.parse().map_err(ApiError::internal)?;
     serve_blob(&state, &digest, &headers).await
@@ -270,116 +271,6 @@ async fn blob(
         ));
     }
     serve_blob(&state, &digest, &headers).await
-}
-
-/// Parses a single `bytes=` range against `size`: Some(Ok((start, len))), Some(Err) when
-/// unsatisfiable, None when absent or not a single byte range (then the whole is sent).
-fn parse_range(value: Option<&HeaderValue>, size: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = value?.to_str().ok()?.strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let range = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            if n == 0 || size == 0 {
-                return Some(Err(()));
-            }
-            let n = n.min(size);
-            (size - n, n)
-        }
-        (start, end) => {
-            let start: u64 = start.parse().ok()?;
-            let end: u64 = if end.is_empty() {
-                size.saturating_sub(1)
-            } else {
-                end.parse::<u64>().ok()?.min(size.saturating_sub(1))
-            };
-            if start >= size || end < start {
-                return Some(Err(()));
-            }
-            (start, end - start + 1)
-        }
-    };
-    Some(Ok(range))
-}
-
-pub(crate) async fn serve_blob(
-    state: &AppState,
-    digest: &Digest,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let unknown = || ApiError::not_found("BLOB_UNKNOWN", format!("no blob {digest}"));
-    let etag = format!("\"{digest}\"");
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    // Small blobs come whole from the memory cache.
-    let cached = match state.blobs.size(digest).await?.ok_or_else(unknown)? {
-        size if size as usize <= crate::CACHED_BLOB_MAX => {
-            Some(state.blob_bytes(digest).await?.ok_or_else(unknown)?)
-        }
-        _ => None,
-    };
-    let size = match &cached {
-        Some(bytes) => bytes.len() as u64,
-        None => state.blobs.size(digest).await?.ok_or_else(unknown)?,
-    };
-    let (status, offset, len) = match parse_range(headers.get(header::RANGE), size) {
-        None => (StatusCode::OK, 0, size),
-        Some(Ok((start, len))) => (StatusCode::PARTIAL_CONTENT, start, len),
-        Some(Err(())) => {
-            let mut response = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "RANGE_INVALID",
-                format!("the blob has {size} bytes"),
-            )
-            .into_response();
-            response.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}")).unwrap(),
-            );
-            return Ok(response);
-        }
-    };
-    // Large ones stream from storage as the client reads: a stalled client holds a
-    // chunk, never the blob.
-    let body = match cached {
-        Some(bytes) => Body::from(bytes.slice(offset as usize..(offset + len) as usize)),
-        None => Body::from_stream(
-            state
-                .blobs
-                .stream(digest, offset, Some(len))
-                .await?
-                .ok_or_else(unknown)?,
-        ),
-    };
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/wasm"),
-    );
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        "docker-content-digest",
-        HeaderValue::from_str(&digest.to_string()).unwrap(),
-    );
-    if status == StatusCode::PARTIAL_CONTENT {
-        let range = format!("bytes {offset}-{}/{size}", offset + len - 1);
-        h.insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&range).unwrap(),
-        );
-    }
-    Ok(response)
 }
 
 /// Yank a version: it leaves resolution and listings but stays downloadable.
@@ -495,24 +386,6 @@ fn check_namespace(namespace: &str) -> Result<(), ApiError> {
     })
 }
 
-/// Owner and user names: what token owners are called.
-pub fn check_user(user: &str) -> Result<(), ApiError> {
-    let ok = !user.is_empty()
-        && user.len() <= 64
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-        && user.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "USER_INVALID",
-            format!("`{user}` is not a user name: lowercase letters, digits, `-`, `_`, `.`"),
-        ))
-    }
-}
-
 async fn owner_change(
     state: &AppState,
     caller: Caller,
@@ -524,7 +397,8 @@ async fn owner_change(
     let principal = caller.required()?;
     state
         .authorize(&principal, Scope::Owners, namespace, Unclaimed::NotFound)
-        .await
+        .await?;
+    Ok(())
 }
 
 /// Add an owner to a namespace.
@@ -675,7 +549,7 @@ async fn collect_garbage(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<GcQuery>,
-) -> Result<Json<crate::gc::GcReport>, ApiError> {
+) -> Result<Json<crate::service::gc::GcReport>, ApiError> {
     access::require_admin(&caller.required()?, "only admins run the garbage collector")?;
     let grace = duration_param("grace", query.grace.as_deref(), state.config.gc_grace)?;
     let ttl = duration_param(
@@ -694,7 +568,7 @@ async fn collect_garbage(
 async fn fsck(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<crate::fsck::FsckReport>, ApiError> {
+) -> Result<Json<crate::service::fsck::FsckReport>, ApiError> {
     access::require_admin(&caller.required()?, "only admins run fsck")?;
     Ok(Json(state.fsck().await?))
 }

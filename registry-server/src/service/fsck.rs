@@ -21,7 +21,7 @@ use futures::StreamExt;
 use wharf_types::Digest;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::service::ServiceError;
 
 /// What `fsck` found.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -72,7 +72,7 @@ const PARALLEL_READS: usize = 8;
 
 impl AppState {
     /// Checks every published blob against storage; see the module docs.
-    pub async fn fsck(&self) -> Result<FsckReport, ApiError> {
+    pub async fn fsck(&self) -> Result<FsckReport, ServiceError> {
         let reliances = self.db.reliances().await?;
         let rows: HashMap<String, i64> = self.db.blob_rows().await?.into_iter().collect();
         let stored: HashMap<String, u64> = self

@@ -9,9 +9,9 @@ use super::layout::{self, kind_badge};
 use super::linediff::{self, Line};
 use super::{Page, PageResult, Viewer, package_href, version_href};
 use crate::AppState;
-use crate::browse::VersionDiff;
 use crate::compat::Change;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::service::browse::VersionDiff;
 use crate::service::package_name;
 
 #[derive(Deserialize)]

@@ -9,8 +9,8 @@ use maud::{Markup, html};
 use super::layout::{self, short_digest};
 use super::{Page, PageError, PageResult, Viewer, graph, package_href, version_href};
 use crate::AppState;
-use crate::browse::{Deployable, Part};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::service::browse::{Deployable, Part};
 use crate::service::package_name;
 
 async fn load(

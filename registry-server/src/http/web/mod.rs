@@ -25,8 +25,8 @@ use axum::routing::get;
 use maud::{Markup, html};
 
 use crate::AppState;
-use crate::auth::Reader;
-use crate::error::ApiError;
+use crate::http::auth::Reader;
+use crate::http::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,6 +72,12 @@ pub struct PageError(pub ApiError);
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
         Self(e)
+    }
+}
+
+impl From<crate::service::ServiceError> for PageError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        Self(e.into())
     }
 }
 

@@ -5,7 +5,7 @@
 //! coordination):
 //!
 //! 1. Every writer takes a *lease* first: it upserts the blob's row with
-//!    `touched_at = now` ([`AppState::lease`]), then makes sure the bytes are stored,
+//!    `touched_at = now` ([`AppState::lease`], in [`crate::service::uploads`]), then makes sure the bytes are stored,
 //!    and finally, in the transaction that records what uses the blob (a version, a
 //!    manifest), touches the row again and gives up if it is gone (`BlobGone`). A
 //!    manifest put leases every blob it references before checking that they exist.
@@ -41,12 +41,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use wharf_types::Digest;
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::storage::Incoming;
+use crate::service::ServiceError;
 
 /// What a collection removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -57,68 +55,13 @@ pub struct GcReport {
 }
 
 impl AppState {
-    /// Takes the lease on a blob that every writer takes before relying on its bytes.
-    pub async fn lease(&self, digest: &Digest, size: u64) -> Result<(), ApiError> {
-        Ok(self
-            .db
-            .lease_blob(&digest.to_string(), size as i64, crate::now_ms())
-            .await?)
-    }
-
-    /// Leases and stores a blob; with `expected`, refuses content of another digest.
-    /// Then leases again and checks, until a round finds the bytes already there
-    /// (step 5 of the module docs).
-    pub async fn store_blob(
-        &self,
-        data: Bytes,
-        expected: Option<&Digest>,
-    ) -> Result<Digest, ApiError> {
-        let digest = match expected {
-            Some(d) => d.clone(),
-            None => Digest::of(&data),
-        };
-        let size = data.len() as u64;
-        self.lease(&digest, size).await?;
-        let stored = self.blobs.put(data.clone(), Some(&digest)).await?;
-        // Bytes written after the lease may have lost their row to a collector in
-        // between. Within the grace period the first round ends this; the bound only
-        // keeps a collector that takes every lease at once from holding a writer.
-        for _ in 0..8 {
-            self.lease(&stored, size).await?;
-            if self.blobs.size(&stored).await?.is_some() {
-                break;
-            }
-            self.blobs.put(data.clone(), Some(&stored)).await?;
-        }
-        Ok(stored)
-    }
-
-    /// Leases and stores a blob as its bytes arrive, refusing content whose digest is
-    /// not `expected`; its size. Bytes that cannot be sent again are not stored
-    /// again (step 5): when a collector took them between the store and the second
-    /// lease, the client is told to retry, and the collector's next round finds the
-    /// row without bytes.
-    pub async fn store_stream(&self, data: Incoming, expected: &Digest) -> Result<u64, ApiError> {
-        self.lease(expected, 0).await?;
-        let size = self.blobs.put_stream(data, expected).await?;
-        self.lease(expected, size).await?;
-        if self.blobs.size(expected).await?.is_none() {
-            return Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "BLOB_COLLECTED",
-                format!("blob {expected} was garbage-collected as it was stored; retry"),
-            ));
-        }
-        Ok(size)
-    }
-
     /// Removes uploads idle longer than `upload_ttl` and blobs untouched for `grace`
     /// that nothing uses.
     pub async fn collect_garbage(
         &self,
         grace: Duration,
         upload_ttl: Duration,
-    ) -> Result<GcReport, ApiError> {
+    ) -> Result<GcReport, ServiceError> {
         let now = crate::now_ms();
         let mut report = GcReport::default();
         let upload_cutoff = now - upload_ttl.as_millis() as i64;

@@ -13,29 +13,22 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use bytes::Bytes;
 use serde_json::{Value, json};
-use wharf_types::{Digest, PackageName};
+use wharf_types::Digest;
 
 use crate::AppState;
-use crate::auth::{Caller, Credential, Principal, Scope};
-use crate::body::{incoming, read_body};
-use crate::error::ApiError;
+use crate::artifact::{OCI_INDEX, package_of, parse_manifest, valid_repository, valid_tag};
+use crate::http::auth::{Caller, secret_from_header};
+use crate::http::blob::serve_blob;
+use crate::http::body::{incoming, read_body};
+use crate::http::error::ApiError;
 use crate::repo::{ManifestRow, NewManifest};
-use crate::service::access::Unclaimed;
+use crate::service::ServiceError;
+use crate::service::access::{Principal, Scope, Unclaimed};
+use crate::service::tokens::{Credential, principal_for, sign_bearer};
 
-pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
-pub const WASM_LAYER: &str = "application/wasm";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Manifests larger than this are refused (the spec asks for at least 4 MiB).
 const MAX_MANIFEST: u64 = 8 << 20;
-/// The most descriptors (config and layers, or an index's manifests) a manifest may
-/// reference: each costs a lease and a look-up when it is pushed. Images have at most
-/// 127 layers (Docker's limit) and indexes a few dozen platforms.
-pub const MAX_MANIFEST_REFERENCES: usize = 1024;
 /// How long a bearer token from `/v2/token` lives.
 const TOKEN_SECONDS: i64 = 300;
 
@@ -138,9 +131,9 @@ async fn token(
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::auth::secret_from_header);
+        .and_then(secret_from_header);
     let principal = match secret {
-        Some(secret) => match crate::auth::principal_for(&state, &secret).await {
+        Some(secret) => match principal_for(&state, &secret).await {
             Ok(Some(Credential::User(p))) => Some(p),
             Ok(Some(Credential::Anonymous)) if state.may_read(None) => None,
             Ok(Some(Credential::Anonymous)) => {
@@ -157,7 +150,7 @@ async fn token(
                     "the token is unknown, expired or revoked",
                 );
             }
-            Err(e) => return e.into_response(),
+            Err(e) => return ApiError::from(e).into_response(),
         },
         None if state.may_read(None) => None,
         None => {
@@ -169,7 +162,7 @@ async fn token(
         }
     };
     let expires = crate::now_ms() / 1000 + TOKEN_SECONDS;
-    let bearer = crate::auth::sign_bearer(&state.bearer_keys, principal.as_ref(), expires);
+    let bearer = sign_bearer(&state.bearer_keys, principal.as_ref(), expires);
     axum::Json(json!({"token": bearer, "access_token": bearer, "expires_in": TOKEN_SECONDS}))
         .into_response()
 }
@@ -212,73 +205,10 @@ fn parse_target(rest: &str) -> Option<Target> {
     None
 }
 
-/// Repository names per the distribution spec:
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`, at most 255.
-pub fn valid_repository(name: &str) -> bool {
-    if name.is_empty() || name.len() > 255 {
-        return false;
-    }
-    name.split('/').all(|component| {
-        let bytes = component.as_bytes();
-        if bytes.is_empty()
-            || !bytes[0].is_ascii_alphanumeric()
-            || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        {
-            return false;
-        }
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b.is_ascii_lowercase() || b.is_ascii_digit() {
-                i += 1;
-                continue;
-            }
-            // A separator: `.`, `_`, `__` or a run of `-`, between alphanumerics.
-            let start = i;
-            match b {
-                b'.' => i += 1,
-                b'_' => {
-                    i += 1;
-                    if i < bytes.len() && bytes[i] == b'_' {
-                        i += 1;
-                    }
-                }
-                b'-' => {
-                    while i < bytes.len() && bytes[i] == b'-' {
-                        i += 1;
-                    }
-                }
-                _ => return false,
-            }
-            if i == start || i >= bytes.len() || !bytes[i].is_ascii_alphanumeric() {
-                return false;
-            }
-        }
-        true
-    })
-}
-
-/// Tags per the distribution spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
-pub fn valid_tag(tag: &str) -> bool {
-    let bytes = tag.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 128
-        && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
-}
-
 fn parse_digest(text: &str) -> Result<Digest, ApiError> {
     text.parse().map_err(|e: wharf_types::ParseError| {
         oci(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e.to_string())
     })
-}
-
-/// The package a repository is the OCI view of: `namespace/name`.
-fn package_of(repository: &str) -> Option<PackageName> {
-    let (namespace, name) = repository.split_once('/')?;
-    PackageName::new(namespace, name).ok()
 }
 
 async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
@@ -376,6 +306,12 @@ enum Denied {
 impl From<ApiError> for Denied {
     fn from(e: ApiError) -> Self {
         Denied::Error(e)
+    }
+}
+
+impl From<ServiceError> for Denied {
+    fn from(e: ServiceError) -> Self {
+        Denied::Error(e.into())
     }
 }
 
@@ -627,12 +563,14 @@ impl Ctx {
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
             &bytes,
-        )?;
+        )
+        .map_err(ServiceError::from)?;
 
         // Everything a manifest references must already be here.
         for blob in &parsed.blobs {
-            let d = parse_digest(blob)
-                .map_err(|_| manifest_invalid(format!("`{blob}` is not a digest")))?;
+            let d = parse_digest(blob).map_err(|_| {
+                ApiError::bad_request("MANIFEST_INVALID", format!("`{blob}` is not a digest"))
+            })?;
             // The lease comes before the check: see the collector's argument in gc.rs.
             self.state.lease(&d, 0).await?;
             if !self.state.db.blob_linked(name, &d.to_string()).await?
@@ -701,7 +639,7 @@ impl Ctx {
                 self.state
                     .publish(&principal, &package, version, wasm, Some(manifest))
                     .await
-                    .map_err(as_oci_error)?;
+                    .map_err(|e| as_oci_error(e.into()))?;
             }
             _ => {
                 if let Some(tag) = &tag
@@ -787,7 +725,7 @@ impl Ctx {
             h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             return Ok(r);
         }
-        let mut response = crate::api::serve_blob(&self.state, &digest, &self.headers).await?;
+        let mut response = serve_blob(&self.state, &digest, &self.headers).await?;
         if response.status().is_success() {
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -836,7 +774,7 @@ impl Ctx {
             self.state
                 .store_stream(bytes, &digest)
                 .await
-                .map_err(size_error)?;
+                .map_err(|e| size_error(e.into()))?;
             self.state
                 .db
                 .link_blob(name, &digest.to_string(), crate::now_ms())
@@ -1026,10 +964,6 @@ fn size_error(e: ApiError) -> ApiError {
     }
 }
 
-fn manifest_invalid(message: String) -> ApiError {
-    oci(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message)
-}
-
 /// The OCI envelope's codes for a refused publish: what was wrong with the package is
 /// wrong with the manifest.
 fn as_oci_error(mut e: ApiError) -> ApiError {
@@ -1104,222 +1038,4 @@ pub fn content_range_start(range: &str) -> Option<u64> {
         .split('-')
         .next()
         .and_then(|s| s.trim().parse::<u64>().ok())
-}
-
-/// What the registry reads from a pushed manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedManifest {
-    /// The manifest's `mediaType`, else the request's `Content-Type` without parameters.
-    pub media_type: String,
-    /// `artifactType`, else (for an image manifest) the config's media type.
-    pub artifact_type: Option<String>,
-    /// The subject's digest, as written.
-    pub subject: Option<String>,
-    /// The `annotations` object as JSON text.
-    pub annotations: Option<String>,
-    /// Config and layer digests, as written (not yet validated).
-    pub blobs: Vec<String>,
-    /// Child manifests of an index, as written (not yet validated).
-    pub manifests: Vec<String>,
-    /// The layer of a Wasm artifact.
-    pub wasm_layer: Option<String>,
-}
-
-/// Refuses a manifest whose `fields` hold more than [`MAX_MANIFEST_REFERENCES`]
-/// descriptors, before any of them is looked at.
-fn too_many_references(count: usize, fields: &str) -> Result<(), ApiError> {
-    if count <= MAX_MANIFEST_REFERENCES {
-        return Ok(());
-    }
-    Err(manifest_invalid(format!(
-        "the manifest's {fields} hold {count} descriptors; at most \
-         {MAX_MANIFEST_REFERENCES} are accepted"
-    ))
-    .with_detail(json!({ "references": count, "limit": MAX_MANIFEST_REFERENCES })))
-}
-
-/// Reads a pushed manifest (image manifest or index, OCI or Docker): its media type
-/// from the JSON, else from `content_type`, and the digests it references. The
-/// digests are checked by the caller, against the store.
-pub fn parse_manifest(
-    content_type: Option<&str>,
-    bytes: &[u8],
-) -> Result<ParsedManifest, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| manifest_invalid(format!("the manifest is not JSON: {e}")))?;
-    let media_type = value["mediaType"]
-        .as_str()
-        .or(content_type)
-        .map(|m| m.split(';').next().unwrap_or(m).trim().to_owned())
-        .ok_or_else(|| manifest_invalid("the manifest has no media type".into()))?;
-    if value["schemaVersion"].as_i64() != Some(2) {
-        return Err(manifest_invalid("`schemaVersion` must be 2".into()));
-    }
-    let digest_of = |d: &Value, what: &str| -> Result<String, ApiError> {
-        d["digest"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| manifest_invalid(format!("a {what} descriptor has no digest")))
-    };
-    let mut parsed = ParsedManifest {
-        artifact_type: value["artifactType"].as_str().map(str::to_owned),
-        subject: value["subject"]["digest"].as_str().map(str::to_owned),
-        annotations: value
-            .get("annotations")
-            .filter(|a| a.is_object())
-            .map(|a| a.to_string()),
-        blobs: Vec::new(),
-        manifests: Vec::new(),
-        wasm_layer: None,
-        media_type,
-    };
-    match parsed.media_type.as_str() {
-        OCI_MANIFEST | DOCKER_MANIFEST => {
-            let config = &value["config"];
-            if !config.is_object() {
-                return Err(manifest_invalid("the manifest has no config".into()));
-            }
-            parsed.blobs.push(digest_of(config, "config")?);
-            let layers = value["layers"]
-                .as_array()
-                .ok_or_else(|| manifest_invalid("`layers` must be an array".into()))?;
-            too_many_references(1 + layers.len(), "`config` and `layers`")?;
-            for layer in layers {
-                parsed.blobs.push(digest_of(layer, "layer")?);
-            }
-            if parsed.artifact_type.is_none() {
-                parsed.artifact_type = config["mediaType"].as_str().map(str::to_owned);
-            }
-            if config["mediaType"] == WASM_CONFIG
-                && layers.len() == 1
-                && layers[0]["mediaType"] == WASM_LAYER
-            {
-                parsed.wasm_layer = Some(digest_of(&layers[0], "layer")?);
-            }
-        }
-        OCI_INDEX | DOCKER_LIST => {
-            let manifests = value["manifests"]
-                .as_array()
-                .ok_or_else(|| manifest_invalid("`manifests` must be an array".into()))?;
-            too_many_references(manifests.len(), "`manifests`")?;
-            for m in manifests {
-                parsed.manifests.push(digest_of(m, "manifest")?);
-            }
-        }
-        other => {
-            return Err(manifest_invalid(format!(
-                "unsupported manifest media type `{other}`"
-            )));
-        }
-    }
-    parsed.blobs.dedup();
-    Ok(parsed)
-}
-
-/// The Wasm OCI artifact for a version published through the JSON API: a config whose
-/// `component` lists the real imports and exports, and a manifest with the standard
-/// annotations. Deterministic for the same inputs.
-pub fn synthesize(
-    package: &PackageName,
-    version: &str,
-    found: &crate::analysis::Analysis,
-    layer: &Digest,
-    layer_size: usize,
-    published_at: i64,
-) -> (Bytes, Bytes) {
-    let created = rfc3339(published_at);
-    let names =
-        |items: &[crate::analysis::Item]| items.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
-    let config = json!({
-        "created": created,
-        "architecture": "wasm",
-        "os": "wasip2",
-        "layerDigests": [layer.to_string()],
-        "component": {
-            "exports": names(&found.exports),
-            "imports": names(&found.imports),
-        },
-    });
-    let config = Bytes::from(config.to_string());
-    let mut annotations = json!({
-        "org.opencontainers.image.created": created,
-        "org.opencontainers.image.title": package.to_string(),
-        "org.opencontainers.image.version": version,
-    });
-    if let Some(d) = &found.description {
-        annotations["org.opencontainers.image.description"] = json!(d);
-    }
-    if let Some(l) = &found.license {
-        annotations["org.opencontainers.image.licenses"] = json!(l);
-    }
-    if let Some(s) = &found.source {
-        annotations["org.opencontainers.image.source"] = json!(s);
-    }
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": WASM_CONFIG,
-        "config": {"mediaType": WASM_CONFIG, "digest": Digest::of(&config).to_string(), "size": config.len()},
-        "layers": [{"mediaType": WASM_LAYER, "digest": layer.to_string(), "size": layer_size}],
-        "annotations": annotations,
-    });
-    (config, Bytes::from(manifest.to_string()))
-}
-
-/// Milliseconds since the epoch as an RFC 3339 UTC timestamp.
-fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_names_follow_the_distribution_spec() {
-        for good in [
-            "a",
-            "wharf/flate",
-            "a/b/c",
-            "a.b",
-            "a_b",
-            "a__b",
-            "a--b",
-            "a-b/c.d_e",
-        ] {
-            assert!(valid_repository(good), "{good}");
-        }
-        for bad in [
-            "", "A", "a/", "/a", "a//b", "-a", "a-", "a...b", "a___b", "a/../b", "a b", "a:b",
-            "a.", "_a",
-        ] {
-            assert!(!valid_repository(bad), "{bad}");
-        }
-        assert!(!valid_repository(&"a".repeat(256)));
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
-    }
 }

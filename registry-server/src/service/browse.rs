@@ -10,8 +10,8 @@ use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
 use crate::compat::{self, Change};
-use crate::error::ApiError;
 use crate::provenance::{self, Constituent, Provenance};
+use crate::service::ServiceError;
 use crate::service::{package_name, same_track, unknown_package};
 use crate::views;
 
@@ -70,9 +70,9 @@ impl AppState {
         implements: Option<&str>,
         page: i64,
         per_page: i64,
-    ) -> Result<views::SearchResults, ApiError> {
+    ) -> Result<views::SearchResults, ServiceError> {
         if page < 1 || !(1..=100).contains(&per_page) {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::bad_request(
                 "PAGINATION_INVALID",
                 "`page` starts at 1 and `per_page` is 1 to 100",
             ));
@@ -80,7 +80,7 @@ impl AppState {
         // How many results come before the page; a page past any possible result
         // count would overflow it.
         let skip = (page - 1).checked_mul(per_page).ok_or_else(|| {
-            ApiError::bad_request(
+            ServiceError::bad_request(
                 "PAGINATION_INVALID",
                 format!("`page` {page} is too large for `per_page` {per_page}"),
             )
@@ -89,7 +89,7 @@ impl AppState {
             None | Some("") => None,
             Some(k @ ("wit" | "component")) => Some(k),
             Some(other) => {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::bad_request(
                     "KIND_INVALID",
                     format!("kind `{other}` is neither `wit` nor `component`"),
                 ));
@@ -127,7 +127,7 @@ impl AppState {
     }
 
     /// Counts and the most recently published packages.
-    pub async fn overview(&self, recent: i64) -> Result<Overview, ApiError> {
+    pub async fn overview(&self, recent: i64) -> Result<Overview, ServiceError> {
         let (packages, versions) = self.db.counts().await?;
         let (rows, _) = self.db.search("", None, recent, 0).await?;
         Ok(Overview {
@@ -142,7 +142,7 @@ impl AppState {
         &self,
         name: &PackageName,
         include_yanked: bool,
-    ) -> Result<views::PackageDetail, ApiError> {
+    ) -> Result<views::PackageDetail, ServiceError> {
         let row = self
             .db
             .package(name.namespace(), name.name())
@@ -157,15 +157,15 @@ impl AppState {
     }
 
     /// A namespace's owners and packages; `NAMESPACE_UNKNOWN` when nobody published there.
-    pub async fn namespace(&self, namespace: &str) -> Result<views::Namespace, ApiError> {
+    pub async fn namespace(&self, namespace: &str) -> Result<views::Namespace, ServiceError> {
         wharf_types::check_part(namespace).map_err(|reason| {
-            ApiError::bad_request(
+            ServiceError::bad_request(
                 "NAME_INVALID",
                 format!("invalid namespace `{namespace}`: {reason}"),
             )
         })?;
         if !self.db.namespace_exists(namespace).await? {
-            return Err(ApiError::not_found(
+            return Err(ServiceError::not_found(
                 "NAMESPACE_UNKNOWN",
                 format!("there is no namespace `{namespace}`"),
             ));
@@ -183,7 +183,7 @@ impl AppState {
     pub async fn existing_packages(
         &self,
         names: impl IntoIterator<Item = String>,
-    ) -> Result<BTreeSet<String>, ApiError> {
+    ) -> Result<BTreeSet<String>, ServiceError> {
         let mut found = BTreeSet::new();
         for name in names.into_iter().collect::<BTreeSet<_>>() {
             let Some((ns, n)) = name.split_once(':') else {
@@ -204,7 +204,7 @@ impl AppState {
         name: &PackageName,
         from: &str,
         to: &str,
-    ) -> Result<VersionDiff, ApiError> {
+    ) -> Result<VersionDiff, ServiceError> {
         let (old, new) = (
             self.version_detail(name, from).await?,
             self.version_detail(name, to).await?,
@@ -213,23 +213,23 @@ impl AppState {
             let decode = |detail: &views::VersionDetail| {
                 let digest = detail.digest.clone();
                 async move {
-                    let digest: Digest = digest.parse().map_err(ApiError::internal)?;
-                    let bytes = self
-                        .blob_bytes(&digest)
-                        .await?
-                        .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
-                    Ok::<_, ApiError>(bytes)
+                    let digest: Digest = digest.parse().map_err(ServiceError::internal)?;
+                    let bytes = self.blob_bytes(&digest).await?.ok_or_else(|| {
+                        ServiceError::internal(format!("blob {digest} is missing"))
+                    })?;
+                    Ok::<_, ServiceError>(bytes)
                 }
             };
             let (old_bytes, new_bytes) = (decode(&old).await?, decode(&new).await?);
             crate::cpu(move || {
                 let decode = |bytes: &[u8]| {
-                    compat::decode_wit(bytes)
-                        .ok_or_else(|| ApiError::internal("a stored WIT package does not decode"))
+                    compat::decode_wit(bytes).ok_or_else(|| {
+                        ServiceError::internal("a stored WIT package does not decode")
+                    })
                 };
                 let (old_resolve, old_pkg) = decode(&old_bytes)?;
                 let (new_resolve, new_pkg) = decode(&new_bytes)?;
-                Ok::<_, ApiError>((
+                Ok::<_, ServiceError>((
                     compat::breaking_changes(&old_resolve, old_pkg, &new_resolve, new_pkg),
                     compat::added_items(&old_resolve, old_pkg, &new_resolve, new_pkg),
                 ))
@@ -238,7 +238,7 @@ impl AppState {
         } else {
             component_changes(&old, &new)
         };
-        let parse = |v: &str| Version::parse(v).map_err(ApiError::internal);
+        let parse = |v: &str| Version::parse(v).map_err(ServiceError::internal);
         Ok(VersionDiff {
             name: name.clone(),
             kind: old.kind.clone(),
@@ -256,16 +256,16 @@ impl AppState {
         &self,
         name: &PackageName,
         version: &str,
-    ) -> Result<Option<Deployable>, ApiError> {
+    ) -> Result<Option<Deployable>, ServiceError> {
         let detail = self.version_detail(name, version).await?;
         if detail.kind != "component" {
             return Ok(None);
         }
-        let digest: Digest = detail.digest.parse().map_err(ApiError::internal)?;
+        let digest: Digest = detail.digest.parse().map_err(ServiceError::internal)?;
         let bytes = self
             .blob_bytes(&digest)
             .await?
-            .ok_or_else(|| ApiError::internal(format!("blob {digest} is missing")))?;
+            .ok_or_else(|| ServiceError::internal(format!("blob {digest} is missing")))?;
         let Some(provenance) = crate::cpu(move || provenance::read(&bytes)).await else {
             return Ok(None);
         };

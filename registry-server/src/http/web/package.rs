@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::layout::{self, kind_badge, short_digest, size, snippet};
 use super::{Page, PageResult, Viewer, package_href, registry_host, version_href, wit};
 use crate::AppState;
-use crate::browse::Deployable;
+use crate::service::browse::Deployable;
 use crate::service::{package_name, unknown_package};
 use crate::views::{Item, PackageDetail, PackageUse, VersionDetail};
 

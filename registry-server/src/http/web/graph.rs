@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use maud::{Markup, html};
 
-use crate::browse::{Deployable, Part};
+use crate::service::browse::{Deployable, Part};
 
 const BOX_W: f64 = 236.0;
 const BOX_H: f64 = 58.0;
