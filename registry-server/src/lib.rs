@@ -1,13 +1,20 @@
 //! The Wharf registry server.
 //!
-//! Layers, each calling only the one below it:
-//! - **routes** (`api`, `oci`, `web`): parse the request, call a service, answer JSON
-//!   or (`web`) server-rendered HTML;
-//! - **services** (`service`, `browse`): the rules (validation, ownership, semver,
-//!   resolution) and the read side people browse (search, diffs, compositions);
-//! - **repositories** (`repo`, the only place SQL lives) and **storage** (`storage`, the
-//!   only place blob I/O lives);
-//! - **analysis** (`analysis`, `compat`, `provenance`): what is inside a package's bytes.
+//! Layers, each importing only the ones below it
+//! (`http` → `service` → `repo` / `storage` / `analysis`):
+//! - **routes** ([`http`]): parse the request, call a service, answer JSON (`/api/v1`),
+//!   the OCI distribution API (`/v2/`) or server-rendered HTML;
+//! - **services** ([`service`]): the rules (validation, the one owner/admin rule in
+//!   [`service::access`], semver, resolution, tokens, uploads, garbage collection,
+//!   fsck) and the read side people browse; they speak [`service::ServiceError`];
+//! - **repositories** ([`repo`], the only place SQL lives) and **storage**
+//!   ([`storage`], the only place blob I/O lives);
+//! - **analysis** ([`analysis`], [`compat`], [`provenance`]) and the artifact format
+//!   ([`artifact`]): what is inside a package's bytes and an OCI manifest.
+//!
+//! Beside them: this module (the configuration and the server), [`AppState`] (what
+//! every handler and service shares), [`keys`], [`cache`], [`metrics`], [`private`]
+//! (file modes) and [`views`] (the JSON shapes).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -32,20 +39,17 @@ pub mod service;
 pub mod storage;
 pub mod views;
 
+mod state;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::Router;
-use axum::http::{HeaderName, Request};
-use axum::routing::get;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
-use crate::repo::Db;
-use crate::storage::BlobStore;
+pub use http::app;
+pub use state::AppState;
 
 /// How a registry runs. Every field has a zero-setup default under `data_dir`.
 #[derive(Debug, Clone)]
@@ -183,99 +187,6 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
     }
 }
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub blobs: Arc<dyn BlobStore>,
-    pub metrics: Arc<metrics::Metrics>,
-    /// Recently served blobs and manifests, by digest.
-    pub cache: Arc<cache::BlobCache>,
-    /// What signs and verifies bearer tokens.
-    pub bearer_keys: Arc<keys::BearerKeys>,
-    /// The slots request bodies are received in (`max_uploads`).
-    pub uploads: service::uploads::UploadSlots,
-}
-
-impl AppState {
-    /// Opens the database (applying migrations), the blob store and the bearer-signing
-    /// key ([`keys::BearerKeys::load`]). Refuses an empty or short admin token before
-    /// touching anything, and a missing or short key before opening the database.
-    pub async fn open(config: Config) -> anyhow::Result<Self> {
-        Self::check(&config).await?;
-        let bearer_keys = keys::BearerKeys::load(&config).map_err(anyhow::Error::msg)?;
-        Self::open_with(config, bearer_keys).await
-    }
-
-    /// Opens the registry for a tool that reads it and serves nothing (`wharf fsck`):
-    /// like [`AppState::open`], but no bearer-signing key is read or made; bearers are
-    /// signed with a key that lives in this process only.
-    pub async fn open_offline(config: Config) -> anyhow::Result<Self> {
-        Self::check(&config).await?;
-        let bearer_keys = keys::BearerKeys::ephemeral(config.admin_token.as_deref());
-        Self::open_with(config, bearer_keys).await
-    }
-
-    /// Refuses a bad admin token or public URL, then makes the data directory.
-    async fn check(config: &Config) -> anyhow::Result<()> {
-        if let Some(token) = &config.admin_token {
-            service::tokens::check_admin_token(token, "the configuration")
-                .map_err(anyhow::Error::msg)?;
-        }
-        if let Some(url) = &config.public_url {
-            parse_public_url(url).map_err(anyhow::Error::msg)?;
-        }
-        // Private from the start: the key is made in here below, and the database and
-        // blobs hold what a private registry serves to token holders only.
-        private::create_dir_all(&config.data_dir)
-            .await
-            .with_context(|| {
-                format!("creating the data directory {}", config.data_dir.display())
-            })?;
-        if private::shared_with_others(&config.data_dir) {
-            tracing::warn!(
-                data_dir = %config.data_dir.display(),
-                "other users may enter the data directory: `chmod 700` it"
-            );
-        }
-        Ok(())
-    }
-
-    async fn open_with(config: Config, bearer_keys: keys::BearerKeys) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url()).await?;
-        let blobs = storage::open(&config.storage(), &config.s3).await?;
-        let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
-        let uploads = service::uploads::UploadSlots::new(config.max_uploads);
-        Ok(Self {
-            uploads,
-            config: Arc::new(config),
-            db,
-            blobs,
-            metrics: Arc::new(metrics::Metrics::new()),
-            cache,
-            bearer_keys: Arc::new(bearer_keys),
-        })
-    }
-
-    /// A blob's bytes, from memory when recently served; None when it is not stored.
-    /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time: this is for
-    /// what is parsed whole; downloads stream (see `http::blob::serve_blob`).
-    pub async fn blob_bytes(
-        &self,
-        digest: &wharf_types::Digest,
-    ) -> Result<Option<bytes::Bytes>, storage::StorageError> {
-        if let Some(bytes) = self.cache.get(digest) {
-            return Ok(Some(bytes));
-        }
-        let bytes = self.blobs.read(digest, 0, None).await?;
-        if let Some(bytes) = &bytes {
-            self.cache.insert(digest, bytes);
-        }
-        Ok(bytes)
-    }
-}
-
 /// How long a client may take to send a request's head, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connections served at once, by default (under the common `ulimit -n` of 4096 with
@@ -301,48 +212,6 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(http::api::router())
-        .merge(http::oci::router())
-        .merge(http::web::router())
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics::render))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
-        .with_state(state)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(axum::middleware::map_response(security_headers))
-}
-
-/// What every page may load: its own stylesheet and images, nothing else, no scripts;
-/// and no other site may frame it.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// Headers on every answer (pages, downloads, errors): a browser never sniffs a
-/// download into HTML or script, never runs anything but what the policy allows, and
-/// never shows the registry in another site's frame.
-async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
-    use axum::http::{HeaderValue, header};
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    response
 }
 
 /// What one connection may hold: a client that never finishes its request head (a
