@@ -225,7 +225,7 @@ pub fn synthesize(
     layer_size: usize,
     published_at: i64,
 ) -> (Bytes, Bytes) {
-    let created = rfc3339(published_at);
+    let created = crate::time::rfc3339(published_at);
     let names =
         |items: &[crate::analysis::Item]| items.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
     let config = json!({
@@ -264,29 +264,6 @@ pub fn synthesize(
     (config, Bytes::from(manifest.to_string()))
 }
 
-/// Milliseconds since the epoch as an RFC 3339 UTC timestamp.
-fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,12 +289,5 @@ mod tests {
             assert!(!valid_repository(bad), "{bad}");
         }
         assert!(!valid_repository(&"a".repeat(256)));
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }

@@ -37,6 +37,7 @@ pub mod provenance;
 pub mod repo;
 pub mod service;
 pub mod storage;
+pub mod time;
 pub mod views;
 
 mod state;

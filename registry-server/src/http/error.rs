@@ -35,12 +35,6 @@ impl ApiError {
         }
     }
 
-    /// The same answer with structured detail.
-    pub fn with_detail(mut self, detail: Value) -> Self {
-        self.detail = detail;
-        self
-    }
-
     /// `400` with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ServiceError::bad_request(code, message).into()

@@ -16,12 +16,25 @@ impl Db {
         now: i64,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
+        let (_, owns) = Self::claim_in(&mut tx, namespace, user, now).await?;
+        tx.commit().await?;
+        Ok(owns)
+    }
+
+    /// In an open transaction: makes `user` the owner of `namespace` if nobody has
+    /// claimed it. Answers whether this claimed it, and whether `user` owns it now.
+    pub(super) async fn claim_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        namespace: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<(bool, bool), DbError> {
         let claimed = sqlx::query(
             "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(namespace)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             == 1;
@@ -32,19 +45,17 @@ impl Db {
             .bind(namespace)
             .bind(user)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            tx.commit().await?;
-            return Ok(true);
+            return Ok((true, true));
         }
         let owner =
             sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
                 .bind(namespace)
                 .bind(user)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
-        tx.commit().await?;
-        Ok(owner.is_some())
+        Ok((false, owner.is_some()))
     }
 
     pub async fn namespace_exists(&self, namespace: &str) -> Result<bool, DbError> {

@@ -162,34 +162,9 @@ impl Db {
         may_act: &(dyn Fn(bool) -> bool + Sync),
     ) -> Result<Inserted, DbError> {
         let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(v.namespace)
-        .bind(v.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if claimed {
-            sqlx::query(
-                "INSERT INTO namespace_owners (namespace, owner, added_at) VALUES ($1, $2, $3)",
-            )
-            .bind(v.namespace)
-            .bind(v.published_by)
-            .bind(v.now)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            let owner =
-                sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
-                    .bind(v.namespace)
-                    .bind(v.published_by)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if !may_act(owner.is_some()) {
-                return Ok(Inserted::NotOwner);
-            }
+        let (claimed, owns) = Self::claim_in(&mut tx, v.namespace, v.published_by, v.now).await?;
+        if !claimed && !may_act(owns) {
+            return Ok(Inserted::NotOwner);
         }
         sqlx::query(
             "INSERT INTO packages (namespace, name, kind, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \

@@ -41,12 +41,7 @@ impl Ctx {
         } else if reading {
             None
         } else {
-            return Err(oci(
-                StatusCode::BAD_REQUEST,
-                "TAG_INVALID",
-                format!("`{reference}` is not a valid tag"),
-            )
-            .into());
+            return Err(tag_invalid(reference).into());
         };
         Ok(found.ok_or_else(|| {
             oci(
@@ -110,12 +105,7 @@ impl Ctx {
         } else if valid_tag(reference) {
             (Some(reference.to_owned()), Digest::of(&bytes))
         } else {
-            return Err(oci(
-                StatusCode::BAD_REQUEST,
-                "TAG_INVALID",
-                format!("`{reference}` is not a valid tag"),
-            )
-            .into());
+            return Err(tag_invalid(reference).into());
         };
         let parsed = parse_manifest(
             self.headers
@@ -172,4 +162,12 @@ fn created_manifest(name: &str, digest: &Digest, subject: Option<&str>) -> Respo
         h.insert("oci-subject", subject);
     }
     response
+}
+
+fn tag_invalid(reference: &str) -> ApiError {
+    oci(
+        StatusCode::BAD_REQUEST,
+        "TAG_INVALID",
+        format!("`{reference}` is not a valid tag"),
+    )
 }
