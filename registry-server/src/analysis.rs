@@ -20,6 +20,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind as the API spells it: `wit` or `component`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Wit => "wit",
@@ -27,6 +28,7 @@ impl Kind {
         }
     }
 
+    /// The kind `s` spells, if any.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "wit" => Some(Kind::Wit),
@@ -72,18 +74,25 @@ impl Item {
 /// What publishing found in a package.
 #[derive(Debug, Clone)]
 pub struct Analysis {
+    /// A WIT package or a component.
     pub kind: Kind,
     /// For a WIT package: the name and version in its package line.
     pub embedded_name: Option<String>,
+    /// The version a WIT package names in its package line, if any.
     pub embedded_version: Option<Version>,
     /// The WIT of the package, or of the world a component targets.
     pub wit: String,
+    /// What it imports.
     pub imports: Vec<Item>,
+    /// What it exports.
     pub exports: Vec<Item>,
     /// Other packages referenced, with their versions.
     pub dependencies: Vec<(String, Option<Version>)>,
+    /// The `description` of the package's metadata, if any.
     pub description: Option<String>,
+    /// The `licenses` of the package's metadata, if any.
     pub license: Option<String>,
+    /// The `source` of the package's metadata, if any.
     pub source: Option<String>,
     /// `[(field, [(name, version)])]` from the producers section.
     pub producers: Vec<(String, Vec<(String, String)>)>,
@@ -92,12 +101,16 @@ pub struct Analysis {
 /// Why bytes are not a publishable package.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
+    /// The bytes are not WebAssembly.
     #[error("the body is not WebAssembly (no `\\0asm` header)")]
     NotWasm,
+    /// A core module, not a component.
     #[error("the body is a core WebAssembly module, not a component or WIT package")]
     CoreModule,
+    /// The bytes do not validate as a component.
     #[error("the component is not valid: {0}")]
     Invalid(String),
+    /// The component or WIT package does not decode.
     #[error("the component could not be decoded: {0}")]
     Undecodable(String),
 }

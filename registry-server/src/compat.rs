@@ -23,6 +23,7 @@ pub struct Change {
     pub change: String,
     /// The old form, and the new one when it changed.
     pub before: String,
+    /// What it became, if it still exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod analysis;
 pub mod artifact;
 pub mod cache;
@@ -107,6 +109,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults, with everything under `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
@@ -130,6 +133,7 @@ impl Config {
         }
     }
 
+    /// Where blobs live: the configured storage, else `<data_dir>/storage`.
     pub fn storage(&self) -> String {
         self.storage
             .clone()
@@ -153,6 +157,7 @@ impl Config {
             .to_owned()
     }
 
+    /// The configured database URL, else the SQLite file `<data_dir>/wharf.db`.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(
@@ -296,6 +301,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// Binds the listen address and opens the registry ([`AppState::open`]); a zero `header_read_timeout` is refused.
     pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
         if config.header_read_timeout.is_zero() {
             anyhow::bail!(
@@ -318,12 +324,14 @@ impl Server {
         Ok(Self { listener, state })
     }
 
+    /// The address bound (the port picked, for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
     }
 
+    /// The state the server will serve.
     pub fn state(&self) -> &AppState {
         &self.state
     }

@@ -5,10 +5,14 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
+/// The metrics of one server.
 pub struct Metrics {
     registry: Registry,
+    /// HTTP requests by route, method and status.
     pub requests: IntCounterVec,
+    /// HTTP request latency by route.
     pub latency: HistogramVec,
+    /// Versions published, by kind.
     pub publishes: IntCounterVec,
 }
 
@@ -19,6 +23,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Fresh counters in a registry of their own.
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
@@ -60,6 +65,7 @@ impl Metrics {
         }
     }
 
+    /// Every metric in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new()

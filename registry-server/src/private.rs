@@ -60,7 +60,7 @@ pub fn shared_with_others(path: &Path) -> bool {
 }
 
 /// The secret in the file at `path`, trimmed; made on the first call (a new
-/// [`crate::auth::new_secret`], in a file created mode 0600 and only if nothing is at
+/// [`crate::keys::new_secret`], in a file created mode 0600 and only if nothing is at
 /// the path, so a link planted there is not written through). A file holding fewer
 /// than `least` characters is refused, never trusted: an empty key would let anyone
 /// in. The error names the path.

@@ -20,8 +20,11 @@ pub const MAX_CONSTITUENTS: usize = 256;
 /// A deployable's name and version and its constituents, root first.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Provenance {
+    /// The deployable's package name.
     pub name: String,
+    /// The deployable's version.
     pub version: String,
+    /// The parts it was composed of.
     pub constituents: Vec<Constituent>,
 }
 
@@ -37,8 +40,10 @@ pub struct Constituent {
     /// For registry sources.
     #[serde(default)]
     pub package: Option<String>,
+    /// The version it was resolved to, if it came from a registry.
     #[serde(default)]
     pub version: Option<String>,
+    /// The digest of the bytes used.
     pub digest: String,
 }
 

@@ -14,9 +14,13 @@ use crate::{
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The configuration it was opened with.
     pub config: Arc<Config>,
+    /// The metadata database.
     pub db: Db,
+    /// Where blobs live.
     pub blobs: Arc<dyn BlobStore>,
+    /// What is counted for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
     /// Recently served blobs and manifests, by digest.
     pub cache: Arc<cache::BlobCache>,

@@ -1,4 +1,5 @@
 //! Recording requests in the metrics, and `GET /metrics`.
+//! Routes only: what is counted lives in [`crate::metrics`].
 
 use std::time::Instant;
 

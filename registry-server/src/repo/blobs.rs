@@ -11,6 +11,7 @@ use super::{Db, DbError};
 pub struct Reliance {
     /// What relies on it: `ns:name@1.0.0` or `manifest ns/name@sha256:...`.
     pub owner: String,
+    /// The digest relied on.
     pub digest: String,
     /// The size recorded for it, where one is.
     pub size: Option<i64>,

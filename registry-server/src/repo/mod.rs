@@ -27,8 +27,10 @@ pub enum DbError {
     /// A row with this key exists already.
     #[error("already exists")]
     Conflict,
+    /// The database failed.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+    /// Applying the migrations failed.
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A blob the write relies on was garbage-collected since it was leased.

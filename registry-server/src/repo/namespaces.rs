@@ -58,6 +58,7 @@ impl Db {
         Ok((false, owner.is_some()))
     }
 
+    /// Whether someone claimed `namespace`.
     pub async fn namespace_exists(&self, namespace: &str) -> Result<bool, DbError> {
         Ok(sqlx::query("SELECT 1 FROM namespaces WHERE name = $1")
             .bind(namespace)
@@ -66,6 +67,7 @@ impl Db {
             .is_some())
     }
 
+    /// The owners of `namespace`, in the order they were added.
     pub async fn owners(&self, namespace: &str) -> Result<Vec<String>, DbError> {
         let rows = sqlx::query(
             "SELECT owner FROM namespace_owners WHERE namespace = $1 ORDER BY added_at, owner",
@@ -79,6 +81,7 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// Whether `owner` owns `namespace`.
     pub async fn is_owner(&self, namespace: &str, owner: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")

@@ -1,4 +1,5 @@
 //! SQL of the OCI view: manifests, tags, blob links, referrers, and uploads.
+//! SQL only: which manifest may be pushed where is for the services to say.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -8,13 +9,19 @@ use super::{Db, DbError, conflict_or};
 /// A stored manifest.
 #[derive(Debug, Clone)]
 pub struct ManifestRow {
+    /// The OCI repository: `namespace/name`.
     pub repository: String,
+    /// The manifest's digest.
     pub digest: String,
+    /// The manifest's media type.
     pub media_type: String,
+    /// The artifact type: `artifactType`, else the config's media type.
     pub artifact_type: Option<String>,
+    /// The digest of the manifest it refers to (`subject`), if any.
     pub subject: Option<String>,
     /// JSON object text, when the manifest has annotations.
     pub annotations: Option<String>,
+    /// The manifest's size in bytes.
     pub size: i64,
 }
 
@@ -38,11 +45,13 @@ const MANIFEST_COLUMNS: &str =
 /// A manifest to record, with what it references and the tag it goes under.
 #[derive(Debug, Clone)]
 pub struct NewManifest {
+    /// The manifest's row.
     pub row: ManifestRow,
     /// Digests of the config, layers or child manifests.
     pub references: Vec<String>,
     /// Blobs the repository may serve from now on (config and layers).
     pub links: Vec<String>,
+    /// The tag it goes under, if any.
     pub tag: Option<String>,
 }
 
@@ -103,6 +112,7 @@ impl Db {
         Ok(())
     }
 
+    /// Records a manifest in a transaction of its own.
     pub async fn put_manifest(&self, m: &NewManifest, now: i64) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         Self::put_manifest_in(&mut tx, m, now).await?;
@@ -110,6 +120,7 @@ impl Db {
         Ok(())
     }
 
+    /// The manifest `digest` in `repository`.
     pub async fn manifest(
         &self,
         repository: &str,
@@ -147,6 +158,7 @@ impl Db {
         Ok(row.as_ref().map(ManifestRow::from_row).transpose()?)
     }
 
+    /// The digest a tag points at.
     pub async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>, DbError> {
         let row = sqlx::query("SELECT digest FROM oci_tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
@@ -195,6 +207,7 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// Lets `repository` serve a blob.
     pub async fn link_blob(&self, repository: &str, digest: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("INSERT INTO oci_blob_links (repository, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(repository)
@@ -205,6 +218,7 @@ impl Db {
         Ok(())
     }
 
+    /// Whether `repository` may serve a blob.
     pub async fn blob_linked(&self, repository: &str, digest: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("SELECT 1 FROM oci_blob_links WHERE repository = $1 AND digest = $2")
@@ -233,6 +247,7 @@ impl Db {
         .is_some())
     }
 
+    /// Stops `repository` serving a blob; false when it did not.
     pub async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("DELETE FROM oci_blob_links WHERE repository = $1 AND digest = $2")
@@ -313,6 +328,7 @@ impl Db {
         Ok(removed)
     }
 
+    /// Removes a tag; false when there was none.
     pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("DELETE FROM oci_tags WHERE repository = $1 AND tag = $2")
@@ -325,6 +341,7 @@ impl Db {
         )
     }
 
+    /// Records a new upload into `repository`.
     pub async fn create_upload(&self, id: &str, repository: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("INSERT INTO oci_uploads (id, repository, created_at, updated_at) VALUES ($1, $2, $3, $3)")
             .bind(id)
@@ -345,6 +362,7 @@ impl Db {
         Ok(row.map(|r| r.try_get("repository")).transpose()?)
     }
 
+    /// Marks an upload as written to now.
     pub async fn touch_upload(&self, id: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE oci_uploads SET updated_at = $2 WHERE id = $1")
             .bind(id)
@@ -354,6 +372,7 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets an upload; false when there was none.
     pub async fn delete_upload(&self, id: &str) -> Result<bool, DbError> {
         Ok(sqlx::query("DELETE FROM oci_uploads WHERE id = $1")
             .bind(id)

@@ -11,12 +11,19 @@ use super::{Db, DbError, NewManifest, conflict_or};
 /// A package row.
 #[derive(Debug, Clone)]
 pub struct PackageRow {
+    /// The namespace: `wharf` in `wharf:flate`.
     pub namespace: String,
+    /// The package name: `flate` in `wharf:flate`.
     pub name: String,
+    /// `wit` or `component`.
     pub kind: String,
+    /// The description the package carries, if any.
     pub description: Option<String>,
+    /// The highest non-yanked version (a release before a prerelease).
     pub latest: Option<String>,
+    /// When it was created, in milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// When it last changed, in milliseconds since the Unix epoch.
     pub updated_at: i64,
 }
 
@@ -39,19 +46,33 @@ const PACKAGE_COLUMNS: &str = "namespace, name, kind, description, latest, creat
 /// A version row.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
+    /// The namespace: `wharf` in `wharf:flate`.
     pub namespace: String,
+    /// The package name: `flate` in `wharf:flate`.
     pub name: String,
+    /// The version.
     pub version: String,
+    /// The content digest, `sha256:<hex>`.
     pub digest: String,
+    /// The size in bytes.
     pub size: i64,
+    /// The WIT text.
     pub wit: String,
+    /// The description the package carries, if any.
     pub description: Option<String>,
+    /// The SPDX license expression, if any.
     pub license: Option<String>,
+    /// The source repository URL, if any.
     pub source: Option<String>,
+    /// The `producers` section: tools and languages that made it, as JSON.
     pub producers: String,
+    /// Whether the version is yanked (hidden from resolution and listings).
     pub yanked: bool,
+    /// The user who published it.
     pub published_by: String,
+    /// When it was published, in milliseconds since the Unix epoch.
     pub published_at: i64,
+    /// The digest of the OCI manifest that serves the version.
     pub manifest_digest: Option<String>,
 }
 
@@ -82,9 +103,13 @@ const VERSION_COLUMNS: &str = "namespace, name, version, digest, size, wit, desc
 /// An import or export row.
 #[derive(Debug, Clone)]
 pub struct ItemRow {
+    /// `import` or `export`.
     pub direction: String,
+    /// The item without its version: `wharf:compression/codec`.
     pub item: String,
+    /// The package of the item: `wharf:compression`; empty when none.
     pub item_package: String,
+    /// The version of the item's package; empty when unversioned.
     pub item_version: String,
 }
 
@@ -95,12 +120,19 @@ pub type VersionExports =
 /// A version that imports or exports an item, with its package's kind.
 #[derive(Debug, Clone)]
 pub struct ItemUse {
+    /// The namespace: `wharf` in `wharf:flate`.
     pub namespace: String,
+    /// The package name.
     pub name: String,
+    /// The version that uses the item.
     pub version: String,
+    /// The package's kind: `wit` or `component`.
     pub kind: String,
+    /// The item as recorded: an interface or (for declared dependencies) a package.
     pub item: String,
+    /// The version of the item's package; empty when unversioned.
     pub item_version: String,
+    /// Whether the version is yanked (hidden from resolution and listings).
     pub yanked: bool,
 }
 
@@ -121,20 +153,35 @@ impl ItemUse {
 
 /// A version to insert, with everything found in it.
 pub struct NewVersion<'a> {
+    /// The namespace: `wharf` in `wharf:flate`.
     pub namespace: &'a str,
+    /// The package name.
     pub name: &'a str,
+    /// `wit` or `component`, as found in the bytes.
     pub kind: &'a str,
+    /// The version.
     pub version: &'a str,
+    /// The digest of the package's bytes, leased and stored before the insert.
     pub digest: &'a str,
+    /// The size in bytes.
     pub size: i64,
+    /// The WIT text.
     pub wit: &'a str,
+    /// The description found in the bytes.
     pub description: Option<&'a str>,
+    /// The SPDX license expression, if any.
     pub license: Option<&'a str>,
+    /// The source repository URL, if any.
     pub source: Option<&'a str>,
+    /// The `producers` section as JSON text.
     pub producers: &'a str,
+    /// The user who published it.
     pub published_by: &'a str,
+    /// The time of the publish, in milliseconds since the Unix epoch.
     pub now: i64,
+    /// Its imports and exports.
     pub items: Vec<ItemRow>,
+    /// Declared dependencies: package and version (empty when none).
     pub dependencies: Vec<(String, String)>,
     /// The OCI manifest that serves this version, recorded in the same transaction.
     pub manifest: NewManifest,
@@ -143,11 +190,17 @@ pub struct NewVersion<'a> {
 /// How the insert of a version went.
 pub enum Inserted {
     /// The version is stored; `claimed` is true when this publish created the namespace.
-    Done { claimed: bool },
+    Done {
+        /// Whether this publish claimed the namespace.
+        claimed: bool,
+    },
     /// The namespace belongs to others.
     NotOwner,
     /// The package exists with another kind.
-    KindMismatch { existing: String },
+    KindMismatch {
+        /// The kind the package has.
+        existing: String,
+    },
 }
 
 impl Db {
@@ -337,6 +390,7 @@ impl Db {
         Ok(changed)
     }
 
+    /// The package `namespace:name`.
     pub async fn package(
         &self,
         namespace: &str,
@@ -352,6 +406,7 @@ impl Db {
         Ok(row.as_ref().map(PackageRow::from_row).transpose()?)
     }
 
+    /// Every version of a package, yanked ones too, unsorted.
     pub async fn versions(&self, namespace: &str, name: &str) -> Result<Vec<VersionRow>, DbError> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS}, manifest_digest FROM versions WHERE namespace = $1 AND name = $2"
@@ -366,6 +421,7 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// One version of a package.
     pub async fn version(
         &self,
         namespace: &str,
@@ -439,6 +495,7 @@ impl Db {
         Ok(found)
     }
 
+    /// The imports and exports of a version, by direction and name.
     pub async fn items(
         &self,
         namespace: &str,
@@ -467,6 +524,7 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// The declared dependencies of a version: package and version (empty when none).
     pub async fn dependencies(
         &self,
         namespace: &str,
@@ -593,6 +651,7 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The packages of a namespace, by name.
     pub async fn packages_in(&self, namespace: &str) -> Result<Vec<PackageRow>, DbError> {
         let rows = sqlx::query(&format!(
             "SELECT {PACKAGE_COLUMNS} FROM packages WHERE namespace = $1 ORDER BY name"
@@ -606,6 +665,7 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// How many packages and versions there are.
     pub async fn counts(&self) -> Result<(i64, i64), DbError> {
         let packages: i64 = sqlx::query("SELECT COUNT(*) AS n FROM packages")
             .fetch_one(&self.pool)

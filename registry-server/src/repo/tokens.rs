@@ -9,14 +9,23 @@ use super::{Db, DbError, conflict_or};
 /// An API token row.
 #[derive(Debug, Clone)]
 pub struct TokenRow {
+    /// The token's id (not its secret).
     pub id: String,
+    /// The user the token belongs to.
     pub owner: String,
+    /// What the owner called the token.
     pub name: String,
+    /// What the token may do: `publish`, `yank`, `owners`, `admin`.
     pub scopes: String,
+    /// The namespaces the token reaches, comma-separated; `*` for all.
     pub namespaces: String,
+    /// When it was created, in milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// When it expires, in milliseconds since the Unix epoch; none: never.
     pub expires_at: Option<i64>,
+    /// When it was last used, to the minute; none: never.
     pub last_used_at: Option<i64>,
+    /// When it was revoked; none: it was not.
     pub revoked_at: Option<i64>,
 }
 
@@ -40,6 +49,7 @@ const TOKEN_COLUMNS: &str =
     "id, owner, name, scopes, namespaces, created_at, expires_at, last_used_at, revoked_at";
 
 impl Db {
+    /// Records a token with the hash of its secret; `Conflict` if its id exists.
     pub async fn insert_token(&self, row: &TokenRow, hash: &str) -> Result<(), DbError> {
         sqlx::query(&format!("INSERT INTO tokens ({TOKEN_COLUMNS}, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
             .bind(&row.id)
@@ -81,6 +91,7 @@ impl Db {
         Ok(Some(row))
     }
 
+    /// Every token of `owner`, oldest first.
     pub async fn tokens_of(&self, owner: &str) -> Result<Vec<TokenRow>, DbError> {
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner = $1 ORDER BY created_at, id"
@@ -94,6 +105,7 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The token with this id, live or not.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>, DbError> {
         let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"))
             .bind(id)
@@ -102,6 +114,7 @@ impl Db {
         Ok(row.as_ref().map(TokenRow::from_row).transpose()?)
     }
 
+    /// Revokes a token; false when it was unknown or revoked already.
     pub async fn revoke_token(&self, id: &str, now: i64) -> Result<bool, DbError> {
         Ok(
             sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -18,7 +18,9 @@ use crate::views;
 /// What the home page shows.
 #[derive(Debug)]
 pub struct Overview {
+    /// How many packages there are.
     pub packages: i64,
+    /// How many versions there are.
     pub versions: i64,
     /// Most recently published first.
     pub recent: Vec<views::PackageSummary>,
@@ -27,9 +29,13 @@ pub struct Overview {
 /// The API difference between two versions of a package.
 #[derive(Debug)]
 pub struct VersionDiff {
+    /// The package.
     pub name: PackageName,
+    /// `wit` or `component`.
     pub kind: String,
+    /// The older version.
     pub from: views::VersionDetail,
+    /// The newer version.
     pub to: views::VersionDetail,
     /// Removed or changed items: a consumer of `from` may break on `to`.
     pub breaking: Vec<Change>,
@@ -43,9 +49,11 @@ pub struct VersionDiff {
 /// One component of a deployable, with what the registry knows of it.
 #[derive(Debug)]
 pub struct Part {
+    /// The part, as the provenance lists it.
     pub constituent: Constituent,
     /// Whether the registry holds this exact version.
     pub known: bool,
+    /// The description of its version, when the registry has it.
     pub description: Option<String>,
     /// The exports with which it fills its parent's import, e.g.
     /// `wharf:compression/codec@1.1.0`; empty for the root or when unknown.
@@ -55,6 +63,7 @@ pub struct Part {
 /// A composed deployable: its provenance and each part.
 #[derive(Debug)]
 pub struct Deployable {
+    /// The provenance the deployable carries.
     pub provenance: Provenance,
     /// In provenance order: root first.
     pub parts: Vec<Part>,

@@ -32,6 +32,7 @@ pub struct FsckReport {
     pub checked: usize,
     /// Distinct blobs read and hashed.
     pub blobs_verified: usize,
+    /// Bytes read and hashed.
     pub bytes_verified: u64,
     /// Published content that is missing or damaged: must be empty.
     pub problems: Vec<FsckProblem>,
@@ -55,6 +56,7 @@ impl FsckReport {
 pub struct FsckProblem {
     /// What relies on it: `ns:name@1.0.0`, `manifest ns/name@sha256:...`.
     pub owner: String,
+    /// The digest relied on.
     pub digest: String,
     /// `missing`, `size 12 is not the recorded 10`, `content hashes to sha256:...`.
     pub problem: String,
@@ -63,7 +65,9 @@ pub struct FsckProblem {
 /// A stored blob.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Stored {
+    /// The blob's digest.
     pub digest: String,
+    /// Its size in bytes.
     pub size: u64,
 }
 

@@ -5,8 +5,8 @@
 //! coordination):
 //!
 //! 1. Every writer takes a *lease* first: it upserts the blob's row with
-//!    `touched_at = now` ([`AppState::lease`], in [`crate::service::uploads`]), then makes sure the bytes are stored,
-//!    and finally, in the transaction that records what uses the blob (a version, a
+//!    `touched_at = now` ([`AppState::lease`], in [`crate::service::uploads`]), then
+//!    makes sure the bytes are stored, and finally, in the transaction that records what uses the blob (a version, a
 //!    manifest), touches the row again and gives up if it is gone (`BlobGone`). A
 //!    manifest put leases every blob it references before checking that they exist.
 //! 2. The collector deletes a blob's row only in one conditional statement: untouched
@@ -49,8 +49,11 @@ use crate::service::ServiceError;
 /// What a collection removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GcReport {
+    /// Uploads removed for sitting idle past their time to live.
     pub uploads_expired: usize,
+    /// Blobs removed.
     pub blobs_removed: usize,
+    /// The bytes those blobs held.
     pub bytes_freed: u64,
 }
 

@@ -43,11 +43,13 @@ pub fn check_user(user: &str) -> Result<(), ServiceError> {
     }
 }
 
+/// `namespace:name` checked, or `400 NAME_INVALID`.
 pub fn package_name(namespace: &str, name: &str) -> Result<PackageName, ServiceError> {
     PackageName::new(namespace, name)
         .map_err(|e| ServiceError::bad_request("NAME_INVALID", e.to_string()))
 }
 
+/// The error for a package that does not exist: `404 PACKAGE_UNKNOWN`.
 pub fn unknown_package(name: &PackageName) -> ServiceError {
     ServiceError::not_found("PACKAGE_UNKNOWN", format!("there is no package {name}"))
 }

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::repo::{ItemRow, VersionRow};
 use crate::views;
 
+/// A semver requirement, or `400 REQUIREMENT_INVALID`.
 pub fn requirement(text: &str) -> Result<VersionReq, ServiceError> {
     VersionReq::parse(text).map_err(|e| {
         ServiceError::bad_request(
@@ -35,6 +36,7 @@ impl AppState {
         }
     }
 
+    /// One version, as the API shows it: WIT, imports, exports, dependencies.
     pub async fn version_detail(
         &self,
         name: &PackageName,

@@ -88,6 +88,7 @@ impl AppState {
         Ok(version)
     }
 
+    /// Publishes `body` as `version_text` of `name` (see [`AppState::may_publish`] for who may); `pushed` is the OCI manifest a client pushed, else one is made.
     pub async fn publish(
         &self,
         principal: &Principal,
@@ -315,6 +316,7 @@ impl AppState {
         .with_detail(serde_json::to_value(views::Incompatible { previous: previous.to_string(), changes }).expect("JSON")))
     }
 
+    /// Yanks or unyanks a version: for owners of its namespace (and admins of it) with the `yank` scope.
     pub async fn yank(
         &self,
         principal: &Principal,

@@ -23,6 +23,7 @@ pub struct FsBlobStore {
 }
 
 impl FsBlobStore {
+    /// Opens (creating them, private) the directories under `root`.
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
         for dir in ["uploads", "blobs/sha256", "blobs/sha512", "trash"] {

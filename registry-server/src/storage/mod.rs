@@ -46,7 +46,13 @@ pub enum BodyError {
 pub enum StorageError {
     /// The content does not hash to the digest it was sent with.
     #[error("the content's digest is {actual}, not {expected}")]
-    DigestMismatch { expected: Digest, actual: Digest },
+    DigestMismatch {
+        /// The digest it was sent with.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+    /// Reading or writing a file failed.
     #[error("blob storage: {0}")]
     Io(#[from] std::io::Error),
     /// The object store refused or failed a request.

@@ -1,4 +1,5 @@
 //! What admins of the whole registry run: garbage collection and fsck.
+//! Routes only: who may run them is `service::access`, what they do `service::{gc, fsck}`.
 
 use axum::Json;
 use axum::extract::{Query, State};

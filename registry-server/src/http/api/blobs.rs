@@ -1,4 +1,5 @@
 //! Blobs by digest, whatever uses them.
+//! Routes only: the bytes are served by [`crate::http::blob`], read through the state.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

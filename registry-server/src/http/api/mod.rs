@@ -1,6 +1,6 @@
 //! The JSON API under `/api/v1`: thin handlers that parse, call a service and answer,
-//! one module per resource ([`packages`], [`blobs`], [`namespaces`], [`tokens`],
-//! [`admin`]); this one routes and holds the OpenAPI document.
+//! one module per resource (`packages`, `blobs`, `namespaces`, `tokens`,
+//! `admin`); this one routes and holds the OpenAPI document.
 
 mod admin;
 mod blobs;
@@ -23,6 +23,7 @@ use utoipa::OpenApi;
 use crate::AppState;
 use crate::views;
 
+/// The routes of `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/packages", get(search))
@@ -108,6 +109,7 @@ pub fn router() -> Router<AppState> {
         ErrorBody
     ))
 )]
+/// The OpenAPI document of the JSON API, served at `/api/v1/openapi.json`.
 pub struct ApiDoc;
 
 /// The error envelope every failure answers with.

@@ -1,4 +1,5 @@
 //! Namespaces and their owners.
+//! Routes only: who may change owners is `service::access`; never SQL of its own.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,5 +1,7 @@
 //! Packages and versions: search, detail, publish, download, yank, resolve, and who
 //! implements or depends on an interface.
+//! Routes only: the rules are `service::{publish, packages, browse}`; a publish is
+//! authorized before a byte of its body is read.
 
 use axum::Json;
 use axum::body::Body;

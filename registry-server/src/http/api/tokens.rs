@@ -1,4 +1,5 @@
 //! API tokens: list, create, revoke.
+//! Routes only: the rules of tokens are `service::{tokens, access}`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};

@@ -1,5 +1,7 @@
 //! `GET`, `HEAD` and `DELETE /v2/<name>/blobs/<digest>`: blobs linked to a
 //! repository.
+//! Routes only: who may pull or push is decided in the parent module, through
+//! `service::access`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

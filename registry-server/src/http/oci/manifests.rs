@@ -1,6 +1,8 @@
 //! `GET`, `HEAD`, `PUT` and `DELETE /v2/<name>/manifests/<reference>`. A Wasm artifact
 //! pushed under `namespace/name:version` is a publish, through the same rules as the
 //! JSON API.
+//! Routes only: reading and checking the reference and body here; recording the
+//! manifest (and the publish) is `service::manifests`.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -6,8 +6,8 @@
 //! artifact. Other OCI content is stored and served, but is not a package.
 //!
 //! This module authenticates, parses the path and dispatches; one module per
-//! resource answers: [`manifests`], [`blobs`], [`uploads`], [`tags`], [`referrers`],
-//! and [`token`] for the token endpoint.
+//! resource answers: `manifests`, `blobs`, `uploads`, `tags`, `referrers`,
+//! and `token` for the token endpoint.
 
 mod blobs;
 mod manifests;
@@ -35,6 +35,7 @@ use crate::http::error::ApiError;
 use crate::service::ServiceError;
 use crate::service::access::{Principal, Scope, Unclaimed};
 
+/// The routes of `/v2/`, `/v2/token` and the well-known document.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/", get(base))

@@ -1,5 +1,6 @@
 //! `GET /v2/<name>/referrers/<digest>`: the manifests whose subject is a digest,
 //! as an OCI index, optionally filtered by `artifactType`.
+//! Routes only: reads the referrers the repositories answer, through the state.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;

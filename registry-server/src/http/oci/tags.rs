@@ -1,5 +1,6 @@
 //! `GET /v2/_catalog` and `GET /v2/<name>/tags/list`: listings, paginated with `n`
 //! and `last`.
+//! Routes only: reads the listings the repositories answer, through the state.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;

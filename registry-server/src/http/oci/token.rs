@@ -1,4 +1,5 @@
 //! `GET /v2/token`: the bearer tokens OCI clients trade their credentials for.
+//! Routes only: what a credential stands for, and the bearer, are `service::tokens`.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};

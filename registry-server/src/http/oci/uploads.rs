@@ -1,5 +1,6 @@
 //! `/v2/<name>/blobs/uploads/`: monolithic, chunked and cross-repository (mount)
 //! blob uploads. Chunks stream to storage as they arrive.
+//! Routes only: the lease-then-store protocol and the upload slots are `service::uploads`.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -28,6 +28,7 @@ use crate::AppState;
 use crate::http::auth::Reader;
 use crate::http::error::ApiError;
 
+/// The routes of the pages and their stylesheet.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
