@@ -22,6 +22,7 @@ use wharf_types::Digest;
 
 use crate::AppState;
 use crate::service::ServiceError;
+use crate::storage::{StorageError, Verifier};
 
 /// What `fsck` found.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -175,18 +176,13 @@ impl AppState {
             Err(e) => return Err(format!("unreadable: {e}")),
         };
         // Hashed as it streams: fsck holds a chunk, never a blob.
-        let mut hasher = parsed.algorithm().hasher();
-        let mut size = 0u64;
+        let mut verifier = Verifier::new(&parsed);
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| format!("unreadable: {e}"))?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
+            verifier.update(&chunk.map_err(|e| format!("unreadable: {e}"))?);
         }
-        let actual = hasher.finish();
-        if actual == parsed {
-            Ok(size)
-        } else {
-            Err(format!("content hashes to {actual}"))
-        }
+        verifier.finish().map_err(|e| match e {
+            StorageError::DigestMismatch { actual, .. } => format!("content hashes to {actual}"),
+            other => other.to_string(),
+        })
     }
 }

@@ -11,7 +11,7 @@ use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use wharf_types::Digest;
 
-use super::{BlobStore, BlobStream, Incoming, StorageError, verified_digest};
+use super::{BlobStore, BlobStream, Incoming, StorageError, Verifier, verified_digest};
 use crate::private;
 
 /// How much a local read takes from the file at a time.
@@ -100,25 +100,17 @@ impl BlobStore for FsBlobStore {
             .join(format!("put-{}", uuid::Uuid::new_v4()));
         let result = async {
             let mut file = private::file_options().create_new(true).open(&temp).await?;
-            let mut hasher = expected.algorithm().hasher();
-            let mut size = 0u64;
+            let mut verifier = Verifier::new(expected);
             while let Some(chunk) = data.next().await {
                 let chunk = chunk?;
-                hasher.update(&chunk);
+                verifier.update(&chunk);
                 file.write_all(&chunk).await?;
-                size += chunk.len() as u64;
             }
             file.flush().await?;
             drop(file);
-            let actual = hasher.finish();
-            if actual != *expected {
-                return Err(StorageError::DigestMismatch {
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
-            if !fs::try_exists(self.path(&actual)).await? {
-                self.commit(&temp, &actual).await?;
+            let size = verifier.finish()?;
+            if !fs::try_exists(self.path(expected)).await? {
+                self.commit(&temp, expected).await?;
             }
             Ok(size)
         }
@@ -225,30 +217,27 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut hasher = expected.algorithm().hasher();
+        let mut verifier = Verifier::new(expected);
         let mut buffer = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
         loop {
             let n = file.read(&mut buffer).await?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buffer[..n]);
-            size += n as u64;
+            verifier.update(&buffer[..n]);
         }
         drop(file);
-        let actual = hasher.finish();
-        if actual != *expected {
-            remove(&path).await?;
-            return Err(StorageError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
-        if fs::try_exists(self.path(&actual)).await? {
+        let size = match verifier.finish() {
+            Ok(size) => size,
+            Err(e) => {
+                remove(&path).await?;
+                return Err(e);
+            }
+        };
+        if fs::try_exists(self.path(expected)).await? {
             remove(&path).await?;
         } else {
-            self.commit(&path, &actual).await?;
+            self.commit(&path, expected).await?;
         }
         Ok(Some(size))
     }

@@ -161,19 +161,63 @@ pub trait BlobStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// The one streaming hash-and-compare: bytes are hashed as they pass (with the
+/// expected digest's algorithm) and, at the end, compared with the digest they were
+/// sent with. Every store checks content with it before a blob takes its place, and
+/// `fsck` checks stored blobs with it.
+pub struct Verifier {
+    expected: Digest,
+    hasher: wharf_types::Hasher,
+    size: u64,
+}
+
+impl Verifier {
+    /// Expects bytes whose digest is `expected`.
+    pub fn new(expected: &Digest) -> Self {
+        Self {
+            expected: expected.clone(),
+            hasher: expected.algorithm().hasher(),
+            size: 0,
+        }
+    }
+
+    /// The number of bytes hashed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Hashes the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+    }
+
+    /// The number of bytes hashed, or [`StorageError::DigestMismatch`] when they
+    /// are not the expected ones.
+    pub fn finish(self) -> Result<u64, StorageError> {
+        let actual = self.hasher.finish();
+        if actual == self.expected {
+            Ok(self.size)
+        } else {
+            Err(StorageError::DigestMismatch {
+                expected: self.expected,
+                actual,
+            })
+        }
+    }
+}
+
 /// The digest of `data` (with `expected`'s algorithm, else sha256), refused when it is
 /// not `expected`: every store checks content before it writes any.
 pub(crate) fn verified_digest(
     data: &[u8],
     expected: Option<&Digest>,
 ) -> Result<Digest, StorageError> {
-    let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
-    let actual = Digest::compute(algorithm, data);
-    match expected {
-        Some(expected) if *expected != actual => Err(StorageError::DigestMismatch {
-            expected: expected.clone(),
-            actual,
-        }),
-        _ => Ok(actual),
-    }
+    let Some(expected) = expected else {
+        return Ok(Digest::compute(wharf_types::Algorithm::Sha256, data));
+    };
+    let mut verifier = Verifier::new(expected);
+    verifier.update(data);
+    verifier.finish()?;
+    Ok(expected.clone())
 }
