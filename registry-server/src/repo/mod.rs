@@ -1,22 +1,24 @@
-//! Repositories: the only place SQL lives, one file per table family (packages and
-//! versions, namespaces and owners, tokens, the OCI view, blobs). Every query runs
-//! unchanged on SQLite and PostgreSQL through sqlx's `Any` driver (`$n` placeholders,
-//! TEXT and BIGINT columns, 0/1 flags, millisecond timestamps), and the test suite
-//! runs each one on both. Repositories know nothing of the services and routes above
+//! Repositories: the only place SQL lives, one file per table family (packages,
+//! versions, their items, namespaces and owners, tokens, the OCI view, blobs). Every
+//! query runs unchanged on SQLite and PostgreSQL through sqlx's `Any` driver (`$n`
+//! placeholders, TEXT and BIGINT columns, 0/1 flags, millisecond timestamps), and the
+//! test suite runs each one on both. Repositories know nothing of the services and routes above
 //! them: they answer facts and apply writes, and decide no rule.
 
 mod blobs;
+mod items;
 mod namespaces;
 mod oci;
 mod packages;
 mod tokens;
+mod versions;
 
 pub use blobs::Reliance;
+pub use items::{ItemRow, ItemUse, VersionExports};
 pub use oci::{ManifestRow, NewManifest};
-pub use packages::{
-    Inserted, ItemRow, ItemUse, NewVersion, PackageRow, VersionExports, VersionRow,
-};
+pub use packages::PackageRow;
 pub use tokens::TokenRow;
+pub use versions::{Inserted, NewVersion, VersionRow};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
