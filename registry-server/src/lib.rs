@@ -9,8 +9,9 @@
 //!   fsck) and the read side people browse; they speak [`service::ServiceError`];
 //! - **repositories** ([`repo`], the only place SQL lives) and **storage**
 //!   ([`storage`], the only place blob I/O lives);
-//! - **analysis** ([`analysis`], [`compat`], [`provenance`]) and the artifact format
-//!   ([`artifact`]): what is inside a package's bytes and an OCI manifest.
+//! - **analysis** ([`analysis`]: packages, semver compatibility, provenance) and the
+//!   artifact format ([`artifact`]): what is inside a package's bytes and an OCI
+//!   manifest.
 //!
 //! Beside them: this module (the configuration and the server), [`AppState`] (what
 //! every handler and service shares), [`keys`], [`cache`], [`metrics`], [`private`]
@@ -30,12 +31,10 @@
 pub mod analysis;
 pub mod artifact;
 pub mod cache;
-pub mod compat;
 pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod private;
-pub mod provenance;
 pub mod repo;
 pub mod service;
 pub mod storage;

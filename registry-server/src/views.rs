@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::compat::Change;
+use crate::analysis::compat::Change;
 use crate::repo::{PackageRow, TokenRow, VersionRow};
 
 /// A package in search results and listings.

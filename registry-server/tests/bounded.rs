@@ -360,7 +360,7 @@ async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
             "digest": "sha256:00",
         }));
     }
-    while constituents.len() < wharf_registry::provenance::MAX_CONSTITUENTS {
+    while constituents.len() < wharf_registry::analysis::provenance::MAX_CONSTITUENTS {
         let i = constituents.len();
         constituents.push(json!({
             "key": format!(r#"plugs."acme:p{i}""#),
@@ -385,7 +385,7 @@ async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
     let deployable = app.state.deployable(&name, "1.0.0").await.unwrap().unwrap();
     assert_eq!(
         deployable.parts.len(),
-        wharf_registry::provenance::MAX_CONSTITUENTS
+        wharf_registry::analysis::provenance::MAX_CONSTITUENTS
     );
     for (i, part) in deployable.parts.iter().enumerate() {
         assert_eq!(

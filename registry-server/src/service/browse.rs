@@ -9,8 +9,8 @@ use semver::Version;
 use wharf_types::{Digest, PackageName};
 
 use crate::AppState;
-use crate::compat::{self, Change};
-use crate::provenance::{self, Constituent, Provenance};
+use crate::analysis::compat::{self, Change};
+use crate::analysis::provenance::{self, Constituent, Provenance};
 use crate::service::ServiceError;
 use crate::service::{package_name, same_track, unknown_package};
 use crate::views;

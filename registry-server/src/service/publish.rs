@@ -11,8 +11,8 @@ use wharf_types::{Digest, PackageName};
 use super::access::{self, Principal, Scope, Unclaimed};
 use super::{ErrorKind, ServiceError};
 use crate::AppState;
+use crate::analysis::compat;
 use crate::analysis::{self, Kind};
-use crate::compat;
 use crate::repo::{Inserted, ItemRow, ManifestRow, NewManifest, NewVersion};
 use crate::views;
 
@@ -105,15 +105,17 @@ impl AppState {
             .map_err(|e| ServiceError::bad_request("PACKAGE_INVALID", e.to_string()))?;
         if found.kind == Kind::Component {
             let read = body.clone();
-            if let Some(provenance) = crate::cpu(move || crate::provenance::read(&read)).await {
+            if let Some(provenance) =
+                crate::cpu(move || crate::analysis::provenance::read(&read)).await
+            {
                 let parts = provenance.constituents.len();
-                if parts > crate::provenance::MAX_CONSTITUENTS {
+                if parts > crate::analysis::provenance::MAX_CONSTITUENTS {
                     return Err(ServiceError::bad_request(
                         "PROVENANCE_INVALID",
                         format!(
                             "the `wharf:provenance` section lists {parts} `constituents`; \
                              at most {} are accepted",
-                            crate::provenance::MAX_CONSTITUENTS
+                            crate::analysis::provenance::MAX_CONSTITUENTS
                         ),
                     ));
                 }

@@ -104,7 +104,7 @@ pub fn router() -> Router<AppState> {
         views::Token,
         views::NewToken,
         views::CreateToken,
-        crate::compat::Change,
+        crate::analysis::compat::Change,
         crate::service::access::Scope,
         ErrorBody
     ))

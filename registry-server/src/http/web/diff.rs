@@ -9,7 +9,7 @@ use super::layout::{self, kind_badge};
 use super::linediff::{self, Line};
 use super::{Page, PageResult, Viewer, package_href, version_href};
 use crate::AppState;
-use crate::compat::Change;
+use crate::analysis::compat::Change;
 use crate::http::error::ApiError;
 use crate::service::browse::VersionDiff;
 use crate::service::package_name;
