@@ -270,7 +270,7 @@ pub struct CreateToken {
     /// A label for the token, e.g. `ci`.
     pub name: String,
     /// `publish`, `yank`, `owners`, `admin`.
-    pub scopes: Vec<crate::service::access::Scope>,
+    pub scopes: Vec<Scope>,
     /// Namespaces it is limited to; absent for all the creator may use.
     #[serde(default)]
     pub namespaces: Option<Vec<String>>,
@@ -280,4 +280,42 @@ pub struct CreateToken {
     /// Admins only: the user the token is for.
     #[serde(default)]
     pub owner: Option<String>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Publish new versions.
+    Publish,
+    /// Yank and unyank versions.
+    Yank,
+    /// Add and remove namespace owners.
+    Owners,
+    /// Every scope in the token's namespaces, owner or not; with no namespace list,
+    /// also what concerns the whole registry: other users' tokens, gc, fsck.
+    Admin,
+}
+
+impl Scope {
+    /// The scope as tokens and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Yank => "yank",
+            Scope::Owners => "owners",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope `s` spells, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "publish" => Scope::Publish,
+            "yank" => Scope::Yank,
+            "owners" => Scope::Owners,
+            "admin" => Scope::Admin,
+            _ => return None,
+        })
+    }
 }

@@ -8,48 +8,9 @@
 //! module asks the repositories for facts (is the namespace claimed, does the user own
 //! it) and never touches HTTP.
 
-use serde::{Deserialize, Serialize};
-
 use crate::AppState;
 use crate::service::ServiceError;
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Publish new versions.
-    Publish,
-    /// Yank and unyank versions.
-    Yank,
-    /// Add and remove namespace owners.
-    Owners,
-    /// Every scope in the token's namespaces, owner or not; with no namespace list,
-    /// also what concerns the whole registry: other users' tokens, gc, fsck.
-    Admin,
-}
-
-impl Scope {
-    /// The scope as tokens and the API spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Publish => "publish",
-            Scope::Yank => "yank",
-            Scope::Owners => "owners",
-            Scope::Admin => "admin",
-        }
-    }
-
-    /// The scope `s` spells, if any.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "publish" => Scope::Publish,
-            "yank" => Scope::Yank,
-            "owners" => Scope::Owners,
-            "admin" => Scope::Admin,
-            _ => return None,
-        })
-    }
-}
+pub use crate::views::Scope;
 
 /// Who is calling, and what their token allows.
 #[derive(Debug, Clone)]
