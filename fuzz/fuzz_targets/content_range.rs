@@ -1,4 +1,4 @@
-//! An upload chunk's `Content-Range` through `wharf_registry::oci::content_range_start`,
+//! An upload chunk's `Content-Range` through `wharf_registry::http::oci::content_range_start`,
 //! as `PATCH`/`PUT /v2/<name>/blobs/uploads/<id>` reads it.
 //!
 //! Never panics; reads exactly what the handler read before the function was factored
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf_registry::oci::content_range_start;
+use wharf_registry::http::oci::content_range_start;
 
 /// What `append` computed inline before `content_range_start` existed.
 fn before(range: &str) -> Option<u64> {

@@ -1,4 +1,4 @@
-//! OCI repository names and tags: `wharf_registry::oci::valid_repository` and
+//! OCI repository names and tags: `wharf_registry::artifact::valid_repository` and
 //! `valid_tag` against independent oracles, the distribution spec's regexes.
 //!
 //! Also the bridge between the two views of the registry: every valid package name's
@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use regex::Regex;
 use semver::Version;
-use wharf_registry::oci::{valid_repository, valid_tag};
+use wharf_registry::artifact::{valid_repository, valid_tag};
 use wharf_types::PackageName;
 
 /// From the distribution spec, "Pulling manifests".

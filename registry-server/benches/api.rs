@@ -235,7 +235,7 @@ async fn main() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.database_url = Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0));
     let key = dir.path().join("token-key");
-    std::fs::write(&key, wharf_registry::auth::new_secret()).unwrap();
+    std::fs::write(&key, wharf_registry::keys::new_secret()).unwrap();
     config.token_key_file = Some(key);
     run("postgres", config, packages).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))

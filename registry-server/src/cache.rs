@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use wharf_types::Digest;
 
+/// Recently served blobs, by digest, within a byte budget (least recently used go first).
 pub struct BlobCache {
     inner: Mutex<Inner>,
     capacity: usize,
@@ -32,6 +33,7 @@ impl BlobCache {
         }
     }
 
+    /// The blob, if it is in memory.
     pub fn get(&self, digest: &Digest) -> Option<Bytes> {
         self.inner
             .lock()
@@ -41,6 +43,7 @@ impl BlobCache {
             .cloned()
     }
 
+    /// Keeps the blob, unless it is over the size limit, evicting the least recently used to make room.
     pub fn insert(&self, digest: &Digest, bytes: &Bytes) {
         if bytes.len() > self.max_item || bytes.len() > self.capacity {
             return;

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 use hmac::Mac as _;
 use sha2::Sha256;
 
+use rand::RngCore as _;
+
 use crate::Config;
 
 /// The fewest characters a bearer-signing key file may hold (32 hex digits are 128
@@ -96,7 +98,7 @@ impl BearerKeys {
     /// Keys that live in this process only, for a tool that serves nothing (`wharf
     /// fsck`): what they sign no server accepts.
     pub fn ephemeral(admin_token: Option<&str>) -> Self {
-        Self::new(crate::auth::new_secret().as_bytes(), admin_token)
+        Self::new(new_secret().as_bytes(), admin_token)
     }
 
     /// The key of bearers standing for an API token, or for nobody.
@@ -113,4 +115,11 @@ impl BearerKeys {
 /// `<data_dir>/token-key`.
 pub fn default_file(config: &Config) -> PathBuf {
     config.data_dir.join(TOKEN_KEY_FILE_NAME)
+}
+
+/// A new token's secret: `wharf_` and 64 hex digits.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("wharf_{}", hex::encode(bytes))
 }

@@ -1,13 +1,21 @@
 //! The Wharf registry server.
 //!
-//! Layers, each calling only the one below it:
-//! - **routes** (`api`, `oci`, `web`): parse the request, call a service, answer JSON
-//!   or (`web`) server-rendered HTML;
-//! - **services** (`service`, `browse`): the rules (validation, ownership, semver,
-//!   resolution) and the read side people browse (search, diffs, compositions);
-//! - **repositories** (`repo`, the only place SQL lives) and **storage** (`storage`, the
-//!   only place blob I/O lives);
-//! - **analysis** (`analysis`, `compat`, `provenance`): what is inside a package's bytes.
+//! Layers, each importing only the ones below it
+//! (`http` → `service` → `repo` / `storage` / `analysis`):
+//! - **routes** ([`http`]): parse the request, call a service, answer JSON (`/api/v1`),
+//!   the OCI distribution API (`/v2/`) or server-rendered HTML;
+//! - **services** ([`service`]): the rules (validation, the one owner/admin rule in
+//!   [`service::access`], semver, resolution, tokens, uploads, garbage collection,
+//!   fsck) and the read side people browse; they speak [`service::ServiceError`];
+//! - **repositories** ([`repo`], the only place SQL lives) and **storage**
+//!   ([`storage`], the only place blob I/O lives);
+//! - **analysis** ([`analysis`]: packages, semver compatibility, provenance) and the
+//!   artifact format ([`artifact`]): what is inside a package's bytes and an OCI
+//!   manifest.
+//!
+//! Beside them: this module (the configuration), [`Server`], [`AppState`] (what
+//! every handler and service shares), [`keys`], [`cache`], [`metrics`], [`private`]
+//! (file modes) and [`views`] (the JSON shapes).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -18,41 +26,30 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod analysis;
-pub mod api;
-pub mod auth;
-pub mod body;
-pub mod browse;
+pub mod artifact;
 pub mod cache;
-pub mod compat;
-pub mod error;
-pub mod fsck;
-pub mod gc;
+pub mod http;
 pub mod keys;
 pub mod metrics;
-pub mod oci;
 pub mod private;
-pub mod provenance;
 pub mod repo;
 pub mod service;
 pub mod storage;
+pub mod time;
 pub mod views;
-pub mod web;
 
-use std::future::Future;
+mod server;
+mod state;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context as _;
-use axum::Router;
-use axum::http::{HeaderName, Request};
-use axum::routing::get;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-
-use crate::repo::Db;
-use crate::storage::BlobStore;
+pub use http::app;
+pub use server::Server;
+pub use state::AppState;
 
 /// How a registry runs. Every field has a zero-setup default under `data_dir`.
 #[derive(Debug, Clone)]
@@ -72,10 +69,10 @@ pub struct Config {
     /// The largest accepted upload.
     pub max_upload_bytes: u64,
     /// Request bodies (publishes, blob uploads, manifests) received at once; one more
-    /// is refused with `429 TOOMANYREQUESTS`. See [`body`].
+    /// is refused with `429 TOOMANYREQUESTS`. See [`service::uploads`].
     pub max_uploads: usize,
     /// A token with every right, to bootstrap users and tokens; at least
-    /// [`auth::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
+    /// [`service::tokens::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
     /// The file holding the key that signs the bearer tokens `/v2/token` hands out (at
     /// least [`keys::TOKEN_KEY_MIN_CHARS`] characters). Required with PostgreSQL, where
@@ -109,6 +106,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults, with everything under `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
@@ -116,7 +114,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             max_upload_bytes: 64 << 20,
-            max_uploads: body::DEFAULT_MAX_UPLOADS,
+            max_uploads: service::uploads::DEFAULT_MAX_UPLOADS,
             admin_token: None,
             token_key_file: None,
             anonymous_read: true,
@@ -132,6 +130,7 @@ impl Config {
         }
     }
 
+    /// Where blobs live: the configured storage, else `<data_dir>/storage`.
     pub fn storage(&self) -> String {
         self.storage
             .clone()
@@ -155,6 +154,7 @@ impl Config {
             .to_owned()
     }
 
+    /// The configured database URL, else the SQLite file `<data_dir>/wharf.db`.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(
@@ -190,98 +190,6 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
     }
 }
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub blobs: Arc<dyn BlobStore>,
-    pub metrics: Arc<metrics::Metrics>,
-    /// Recently served blobs and manifests, by digest.
-    pub cache: Arc<cache::BlobCache>,
-    /// What signs and verifies bearer tokens.
-    pub bearer_keys: Arc<keys::BearerKeys>,
-    /// The slots request bodies are received in (`max_uploads`).
-    pub uploads: body::UploadSlots,
-}
-
-impl AppState {
-    /// Opens the database (applying migrations), the blob store and the bearer-signing
-    /// key ([`keys::BearerKeys::load`]). Refuses an empty or short admin token before
-    /// touching anything, and a missing or short key before opening the database.
-    pub async fn open(config: Config) -> anyhow::Result<Self> {
-        Self::check(&config).await?;
-        let bearer_keys = keys::BearerKeys::load(&config).map_err(anyhow::Error::msg)?;
-        Self::open_with(config, bearer_keys).await
-    }
-
-    /// Opens the registry for a tool that reads it and serves nothing (`wharf fsck`):
-    /// like [`AppState::open`], but no bearer-signing key is read or made; bearers are
-    /// signed with a key that lives in this process only.
-    pub async fn open_offline(config: Config) -> anyhow::Result<Self> {
-        Self::check(&config).await?;
-        let bearer_keys = keys::BearerKeys::ephemeral(config.admin_token.as_deref());
-        Self::open_with(config, bearer_keys).await
-    }
-
-    /// Refuses a bad admin token or public URL, then makes the data directory.
-    async fn check(config: &Config) -> anyhow::Result<()> {
-        if let Some(token) = &config.admin_token {
-            auth::check_admin_token(token, "the configuration").map_err(anyhow::Error::msg)?;
-        }
-        if let Some(url) = &config.public_url {
-            parse_public_url(url).map_err(anyhow::Error::msg)?;
-        }
-        // Private from the start: the key is made in here below, and the database and
-        // blobs hold what a private registry serves to token holders only.
-        private::create_dir_all(&config.data_dir)
-            .await
-            .with_context(|| {
-                format!("creating the data directory {}", config.data_dir.display())
-            })?;
-        if private::shared_with_others(&config.data_dir) {
-            tracing::warn!(
-                data_dir = %config.data_dir.display(),
-                "other users may enter the data directory: `chmod 700` it"
-            );
-        }
-        Ok(())
-    }
-
-    async fn open_with(config: Config, bearer_keys: keys::BearerKeys) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url()).await?;
-        let blobs = storage::open(&config.storage(), &config.s3).await?;
-        let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
-        let uploads = body::UploadSlots::new(config.max_uploads);
-        Ok(Self {
-            uploads,
-            config: Arc::new(config),
-            db,
-            blobs,
-            metrics: Arc::new(metrics::Metrics::new()),
-            cache,
-            bearer_keys: Arc::new(bearer_keys),
-        })
-    }
-
-    /// A blob's bytes, from memory when recently served; None when it is not stored.
-    /// Blobs over [`CACHED_BLOB_MAX`] are read from storage each time: this is for
-    /// what is parsed whole; downloads stream (see `api::serve_blob`).
-    pub async fn blob_bytes(
-        &self,
-        digest: &wharf_types::Digest,
-    ) -> Result<Option<bytes::Bytes>, storage::StorageError> {
-        if let Some(bytes) = self.cache.get(digest) {
-            return Ok(Some(bytes));
-        }
-        let bytes = self.blobs.read(digest, 0, None).await?;
-        if let Some(bytes) = &bytes {
-            self.cache.insert(digest, bytes);
-        }
-        Ok(bytes)
-    }
-}
-
 /// How long a client may take to send a request's head, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connections served at once, by default (under the common `ulimit -n` of 4096 with
@@ -307,195 +215,4 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(api::router())
-        .merge(oci::router())
-        .merge(web::router())
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics::render))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
-        .with_state(state)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(axum::middleware::map_response(security_headers))
-}
-
-/// What every page may load: its own stylesheet and images, nothing else, no scripts;
-/// and no other site may frame it.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// Headers on every answer (pages, downloads, errors): a browser never sniffs a
-/// download into HTML or script, never runs anything but what the policy allows, and
-/// never shows the registry in another site's frame.
-async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
-    use axum::http::{HeaderValue, header};
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-    response
-}
-
-/// What one connection may hold: a client that never finishes its request head (a
-/// slowloris) is cut off, and a flood of connections waits in the backlog rather than
-/// exhausting file descriptors and memory.
-#[derive(Debug, Clone, Copy)]
-struct ConnectionLimits {
-    header_read_timeout: std::time::Duration,
-    max_connections: usize,
-}
-
-/// Serves `app` on `listener` (HTTP/1.1, and HTTP/2 with prior knowledge, as
-/// `axum::serve` does) within `limits` until `shutdown`; then stops accepting, lets
-/// requests in flight finish and closes idle connections.
-async fn serve_connections(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
-) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto;
-
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        // A slot first, then a connection: at the cap, new ones wait in the backlog.
-        let slot = tokio::select! {
-            () = &mut shutdown => break,
-            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-        };
-        let stream = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %e, "accepting a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        while connections.try_join_next().is_some() {}
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        let mut stopping = stopping.clone();
-        connections.spawn(async move {
-            let _slot = slot;
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                // The guard `wait_for` answers is not `Send`: drop it inside.
-                () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-            }
-        });
-    }
-    drop(listener);
-    let _ = stop.send(true);
-    while connections.join_next().await.is_some() {}
-}
-
-/// A bound, not yet running, server.
-pub struct Server {
-    listener: tokio::net::TcpListener,
-    state: AppState,
-}
-
-impl Server {
-    pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
-        if config.header_read_timeout.is_zero() {
-            anyhow::bail!(
-                "`header_read_timeout` must be more than zero: 0 closes every connection"
-            );
-        }
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        // The default public URL is the address actually bound (port 0 becomes the port
-        // picked), so tokens' realm is reachable.
-        config.listen = listener.local_addr()?;
-        if config.public_url.is_none() && config.listen.ip().is_unspecified() {
-            tracing::warn!(
-                listen = %config.listen,
-                "listening on every interface without --public-url: clients are sent to \
-                 http://{} for tokens; set --public-url to the address they reach",
-                config.listen
-            );
-        }
-        let state = AppState::open(config).await?;
-        Ok(Self { listener, state })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let db = self.state.db.clone();
-        let collector = (!self.state.config.gc_interval.is_zero()).then(|| {
-            let state = self.state.clone();
-            tokio::spawn(async move {
-                let config = state.config.clone();
-                let mut ticks = tokio::time::interval(config.gc_interval);
-                ticks.tick().await;
-                loop {
-                    ticks.tick().await;
-                    if let Err(e) = state
-                        .collect_garbage(config.gc_grace, config.upload_ttl)
-                        .await
-                    {
-                        tracing::warn!(error = ?e, "garbage collection failed");
-                    }
-                }
-            })
-        });
-        let limits = ConnectionLimits {
-            header_read_timeout: self.state.config.header_read_timeout,
-            max_connections: self.state.config.max_connections,
-        };
-        serve_connections(self.listener, app(self.state), limits, shutdown).await;
-        if let Some(collector) = collector {
-            collector.abort();
-        }
-        db.close().await;
-        Ok(())
-    }
 }

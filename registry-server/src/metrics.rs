@@ -1,20 +1,18 @@
 //! Prometheus metrics, one registry per server (so tests can run many in a process).
+//! What is counted; `http::metrics` records requests and serves `/metrics`.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::AppState;
-
+/// The metrics of one server.
 pub struct Metrics {
     registry: Registry,
+    /// HTTP requests by route, method and status.
     pub requests: IntCounterVec,
+    /// HTTP request latency by route.
     pub latency: HistogramVec,
+    /// Versions published, by kind.
     pub publishes: IntCounterVec,
 }
 
@@ -25,6 +23,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Fresh counters in a registry of their own.
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
@@ -66,6 +65,7 @@ impl Metrics {
         }
     }
 
+    /// Every metric in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new()
@@ -73,36 +73,4 @@ impl Metrics {
             .expect("encode metrics");
         String::from_utf8(out).expect("metrics are text")
     }
-}
-
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
-    let start = Instant::now();
-    let response = next.run(request).await;
-    state
-        .metrics
-        .latency
-        .with_label_values(&[&route])
-        .observe(start.elapsed().as_secs_f64());
-    state
-        .metrics
-        .requests
-        .with_label_values(&[&route, &method, response.status().as_str()])
-        .inc();
-    response
-}
-
-/// `GET /metrics`: a read like any other, so a `--private` registry wants a token.
-pub async fn render(State(state): State<AppState>, _: crate::auth::Reader) -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        state.metrics.render(),
-    )
 }

@@ -60,7 +60,7 @@ pub fn shared_with_others(path: &Path) -> bool {
 }
 
 /// The secret in the file at `path`, trimmed; made on the first call (a new
-/// [`crate::auth::new_secret`], in a file created mode 0600 and only if nothing is at
+/// [`crate::keys::new_secret`], in a file created mode 0600 and only if nothing is at
 /// the path, so a link planted there is not written through). A file holding fewer
 /// than `least` characters is refused, never trusted: an empty key would let anyone
 /// in. The error names the path.
@@ -70,7 +70,7 @@ pub fn secret_file(path: &Path, least: usize) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     }
-    let secret = crate::auth::new_secret();
+    let secret = crate::keys::new_secret();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -227,7 +227,7 @@ async fn put_manifest(
 
 async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: Backend) {
     let app = TestApp::new(backend).await;
-    let cap = wharf_registry::oci::MAX_MANIFEST_REFERENCES;
+    let cap = wharf_registry::artifact::MAX_MANIFEST_REFERENCES;
     let image = |layers: usize| {
         json!({
             "schemaVersion": 2,
@@ -367,7 +367,7 @@ async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
             "digest": "sha256:00",
         }));
     }
-    while constituents.len() < wharf_registry::provenance::MAX_CONSTITUENTS {
+    while constituents.len() < wharf_registry::analysis::provenance::MAX_CONSTITUENTS {
         let i = constituents.len();
         constituents.push(json!({
             "key": format!(r#"plugs."acme:p{i}""#),
@@ -392,7 +392,7 @@ async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
     let deployable = app.state.deployable(&name, "1.0.0").await.unwrap().unwrap();
     assert_eq!(
         deployable.parts.len(),
-        wharf_registry::provenance::MAX_CONSTITUENTS
+        wharf_registry::analysis::provenance::MAX_CONSTITUENTS
     );
     for (i, part) in deployable.parts.iter().enumerate() {
         assert_eq!(

@@ -97,7 +97,7 @@ async fn the_bearer_key_lives_in_a_file_that_every_replica_is_given(backend: Bac
     assert_eq!(list_tokens(&replica, &bearer).await, StatusCode::OK);
     // ...and one given another key refuses it, which is why replicas share one file.
     let other = app.state.config.data_dir.join("another-key");
-    std::fs::write(&other, wharf_registry::auth::new_secret()).unwrap();
+    std::fs::write(&other, wharf_registry::keys::new_secret()).unwrap();
     let stranger = app
         .reopen(|config| config.token_key_file = Some(other))
         .await;

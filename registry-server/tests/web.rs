@@ -88,11 +88,11 @@ async fn home_search_and_namespace_pages_list_what_is_published(backend: Backend
     assert!(ns.contains("<strong>alice</strong>"));
     assert!(ns.contains(r#"href="/packages/wharf/json-schema""#));
 
-    let css = app.get(wharf_registry::web::stylesheet_url()).await;
+    let css = app.get(wharf_registry::http::web::stylesheet_url()).await;
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(css.header("content-type"), "text/css; charset=utf-8");
     assert!(css.header("cache-control").contains("immutable"));
-    assert!(home.contains(wharf_registry::web::stylesheet_url()));
+    assert!(home.contains(wharf_registry::http::web::stylesheet_url()));
 }
 
 async fn the_package_page_shows_wit_links_implementors_and_versions(backend: Backend) {

@@ -62,7 +62,7 @@ pub struct Args {
     /// Request bodies (publishes, blob uploads, manifests) received at once; one more
     /// is refused with 429 TOOMANYREQUESTS and `Retry-After`, which clients retry.
     /// Publishes are read whole: they hold at most this times `--max-upload`.
-    #[arg(long, env = "WHARF_MAX_UPLOADS", default_value_t = wharf_registry::body::DEFAULT_MAX_UPLOADS, value_parser = crate::host::positive_count)]
+    #[arg(long, env = "WHARF_MAX_UPLOADS", default_value_t = wharf_registry::service::uploads::DEFAULT_MAX_UPLOADS, value_parser = crate::host::positive_count)]
     max_uploads: usize,
     /// A token with every right, to bootstrap users and tokens: at least 16
     /// characters, e.g. from `openssl rand -hex 32`.
@@ -102,8 +102,11 @@ impl Args {
         // An empty WHARF_ADMIN_TOKEN reaches here as Some(""): a secret that did not
         // arrive (a missing CI secret) stops the start like a short one.
         if let Some(token) = &self.admin_token {
-            wharf_registry::auth::check_admin_token(token, "`--admin-token` / WHARF_ADMIN_TOKEN")
-                .map_err(anyhow::Error::msg)?;
+            wharf_registry::service::tokens::check_admin_token(
+                token,
+                "`--admin-token` / WHARF_ADMIN_TOKEN",
+            )
+            .map_err(anyhow::Error::msg)?;
         }
         let mut config = self.store.config();
         config.listen = self.listen;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use wharf_compose::{Cache, Lock, LockMode, Manifest, OciResolver, RegistryConfig};
-use wharf_registry::auth::Principal;
+use wharf_registry::service::access::Principal;
 
 use crate::host;
 
@@ -53,8 +53,11 @@ pub struct Args {
 /// is not written through). A file that is there but empty or short is refused, never
 /// trusted: an empty admin token or signing key would let anyone in.
 fn secret(path: &Path) -> anyhow::Result<String> {
-    wharf_registry::private::secret_file(path, wharf_registry::auth::ADMIN_TOKEN_MIN_CHARS)
-        .map_err(anyhow::Error::msg)
+    wharf_registry::private::secret_file(
+        path,
+        wharf_registry::service::tokens::ADMIN_TOKEN_MIN_CHARS,
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 impl Args {

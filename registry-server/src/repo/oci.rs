@@ -1,4 +1,5 @@
-//! SQL of the OCI view: manifests, tags, blob links, and uploads.
+//! SQL of the OCI view: manifests, tags, blob links, referrers, and uploads.
+//! SQL only: which manifest may be pushed where is for the services to say.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -8,13 +9,19 @@ use super::{Db, DbError, conflict_or};
 /// A stored manifest.
 #[derive(Debug, Clone)]
 pub struct ManifestRow {
+    /// The OCI repository: `namespace/name`.
     pub repository: String,
+    /// The manifest's digest.
     pub digest: String,
+    /// The manifest's media type.
     pub media_type: String,
+    /// The artifact type: `artifactType`, else the config's media type.
     pub artifact_type: Option<String>,
+    /// The digest of the manifest it refers to (`subject`), if any.
     pub subject: Option<String>,
     /// JSON object text, when the manifest has annotations.
     pub annotations: Option<String>,
+    /// The manifest's size in bytes.
     pub size: i64,
 }
 
@@ -38,11 +45,13 @@ const MANIFEST_COLUMNS: &str =
 /// A manifest to record, with what it references and the tag it goes under.
 #[derive(Debug, Clone)]
 pub struct NewManifest {
+    /// The manifest's row.
     pub row: ManifestRow,
     /// Digests of the config, layers or child manifests.
     pub references: Vec<String>,
     /// Blobs the repository may serve from now on (config and layers).
     pub links: Vec<String>,
+    /// The tag it goes under, if any.
     pub tag: Option<String>,
 }
 
@@ -103,6 +112,7 @@ impl Db {
         Ok(())
     }
 
+    /// Records a manifest in a transaction of its own.
     pub async fn put_manifest(&self, m: &NewManifest, now: i64) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         Self::put_manifest_in(&mut tx, m, now).await?;
@@ -110,6 +120,7 @@ impl Db {
         Ok(())
     }
 
+    /// The manifest `digest` in `repository`.
     pub async fn manifest(
         &self,
         repository: &str,
@@ -147,6 +158,7 @@ impl Db {
         Ok(row.as_ref().map(ManifestRow::from_row).transpose()?)
     }
 
+    /// The digest a tag points at.
     pub async fn tag(&self, repository: &str, tag: &str) -> Result<Option<String>, DbError> {
         let row = sqlx::query("SELECT digest FROM oci_tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
@@ -195,6 +207,7 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// Lets `repository` serve a blob.
     pub async fn link_blob(&self, repository: &str, digest: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("INSERT INTO oci_blob_links (repository, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(repository)
@@ -205,6 +218,7 @@ impl Db {
         Ok(())
     }
 
+    /// Whether `repository` may serve a blob.
     pub async fn blob_linked(&self, repository: &str, digest: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("SELECT 1 FROM oci_blob_links WHERE repository = $1 AND digest = $2")
@@ -233,6 +247,7 @@ impl Db {
         .is_some())
     }
 
+    /// Stops `repository` serving a blob; false when it did not.
     pub async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("DELETE FROM oci_blob_links WHERE repository = $1 AND digest = $2")
@@ -313,6 +328,7 @@ impl Db {
         Ok(removed)
     }
 
+    /// Removes a tag; false when there was none.
     pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool, DbError> {
         Ok(
             sqlx::query("DELETE FROM oci_tags WHERE repository = $1 AND tag = $2")
@@ -325,6 +341,7 @@ impl Db {
         )
     }
 
+    /// Records a new upload into `repository`.
     pub async fn create_upload(&self, id: &str, repository: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("INSERT INTO oci_uploads (id, repository, created_at, updated_at) VALUES ($1, $2, $3, $3)")
             .bind(id)
@@ -345,6 +362,7 @@ impl Db {
         Ok(row.map(|r| r.try_get("repository")).transpose()?)
     }
 
+    /// Marks an upload as written to now.
     pub async fn touch_upload(&self, id: &str, now: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE oci_uploads SET updated_at = $2 WHERE id = $1")
             .bind(id)
@@ -354,6 +372,7 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets an upload; false when there was none.
     pub async fn delete_upload(&self, id: &str) -> Result<bool, DbError> {
         Ok(sqlx::query("DELETE FROM oci_uploads WHERE id = $1")
             .bind(id)
@@ -363,153 +382,3 @@ impl Db {
             > 0)
     }
 }
-
-impl Db {
-    /// Takes a lease on a blob: creates its row or refreshes `touched_at`. Writers call
-    /// this *before* making sure the bytes are stored, which is what makes collection safe.
-    pub async fn lease_blob(&self, digest: &str, size: i64, now: i64) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (digest) DO UPDATE SET touched_at = $3",
-        )
-        .bind(digest)
-        .bind(size)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Blobs untouched since `cutoff` that no version, manifest or manifest reference uses.
-    pub async fn garbage_candidates(&self, cutoff: i64) -> Result<Vec<String>, DbError> {
-        let rows = sqlx::query(&format!(
-            "SELECT digest FROM blobs b WHERE {UNUSED} ORDER BY digest"
-        ))
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| r.try_get("digest"))
-            .collect::<Result<_, _>>()
-            .map_err(DbError::from)
-    }
-
-    /// Removes a blob's row and repository links if it is still unused and untouched
-    /// since `cutoff`; true when it was removed (its bytes may then go).
-    pub async fn forget_blob(&self, digest: &str, cutoff: i64) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
-        if self.postgres {
-            // Wait for any writer holding the row (a publish touching it in its
-            // transaction) to finish: the DELETE below then runs on a snapshot taken
-            // after that commit, so it sees the version or manifest that now uses the
-            // blob. Without the lock, READ COMMITTED would re-check only the target row
-            // and judge the NOT EXISTS conditions on the older snapshot. (SQLite runs
-            // one writer at a time, so its DELETE always sees the latest commit.)
-            sqlx::query("SELECT digest FROM blobs WHERE digest = $1 FOR UPDATE")
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await?;
-        }
-        let removed = sqlx::query(&format!("DELETE FROM blobs WHERE digest = $2 AND digest IN (SELECT b.digest FROM blobs b WHERE {UNUSED})"))
-            .bind(cutoff)
-            .bind(digest)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if removed {
-            sqlx::query("DELETE FROM oci_blob_links WHERE digest = $1")
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
-    }
-
-    /// Whether a blob has a row (someone leased it).
-    pub async fn blob_known(&self, digest: &str) -> Result<bool, DbError> {
-        Ok(sqlx::query("SELECT 1 FROM blobs WHERE digest = $1")
-            .bind(digest)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
-    }
-
-    /// Uploads not written to since `cutoff`.
-    pub async fn stale_uploads(&self, cutoff: i64) -> Result<Vec<String>, DbError> {
-        let rows = sqlx::query("SELECT id FROM oci_uploads WHERE updated_at < $1")
-            .bind(cutoff)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()
-            .map_err(DbError::from)
-    }
-
-    /// Removes an upload if it is still stale; true when removed.
-    pub async fn expire_upload(&self, id: &str, cutoff: i64) -> Result<bool, DbError> {
-        Ok(
-            sqlx::query("DELETE FROM oci_uploads WHERE id = $1 AND updated_at < $2")
-                .bind(id)
-                .bind(cutoff)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                > 0,
-        )
-    }
-}
-
-/// The condition for a blob (aliased `b`, cutoff bound as `$1`) to be garbage.
-/// A digest something relies on, for `fsck`.
-#[derive(Debug, Clone)]
-pub struct Reliance {
-    /// What relies on it: `ns:name@1.0.0` or `manifest ns/name@sha256:...`.
-    pub owner: String,
-    pub digest: String,
-    /// The size recorded for it, where one is.
-    pub size: Option<i64>,
-}
-
-impl Db {
-    /// Every digest a version, a manifest or a manifest's reference relies on.
-    pub async fn reliances(&self) -> Result<Vec<Reliance>, DbError> {
-        let mut found = Vec::new();
-        let queries = [
-            "SELECT namespace || ':' || name || '@' || version AS owner, digest, size FROM versions",
-            "SELECT namespace || ':' || name || '@' || version AS owner, manifest_digest AS digest, \
-             CAST(NULL AS BIGINT) AS size FROM versions WHERE manifest_digest IS NOT NULL",
-            "SELECT 'manifest ' || repository || '@' || digest AS owner, digest, size FROM oci_manifests",
-            "SELECT 'manifest ' || repository || '@' || manifest AS owner, reference AS digest, \
-             CAST(NULL AS BIGINT) AS size FROM oci_manifest_refs",
-        ];
-        for query in queries {
-            for row in sqlx::query(query).fetch_all(&self.pool).await? {
-                found.push(Reliance {
-                    owner: row.try_get("owner")?,
-                    digest: row.try_get("digest")?,
-                    size: row.try_get("size")?,
-                });
-            }
-        }
-        Ok(found)
-    }
-
-    /// Every blob row: digest and size.
-    pub async fn blob_rows(&self) -> Result<Vec<(String, i64)>, DbError> {
-        let rows = sqlx::query("SELECT digest, size FROM blobs")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("digest")?, r.try_get("size")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
-    }
-}
-
-const UNUSED: &str = "b.touched_at < $1 \
-    AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.digest = b.digest) \
-    AND NOT EXISTS (SELECT 1 FROM oci_manifests m WHERE m.digest = b.digest) \
-    AND NOT EXISTS (SELECT 1 FROM oci_manifest_refs r WHERE r.reference = b.digest)";

@@ -14,19 +14,15 @@
 //! [`s3::S3BlobStore`] keeps the same layout in an S3-compatible bucket, so that several
 //! replicas can share it; see its docs for how it keeps the same guarantees.
 
+mod fs;
 pub mod s3;
 
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+pub use fs::FsBlobStore;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
-use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use wharf_types::Digest;
-
-use crate::private;
 
 /// A blob's bytes, chunk by chunk, read from storage as the consumer asks for them.
 pub type BlobStream = BoxStream<'static, Result<Bytes, StorageError>>;
@@ -45,15 +41,18 @@ pub enum BodyError {
     Unreadable(String),
 }
 
-/// How much a local read takes from the file at a time.
-const READ_CHUNK: usize = 64 << 10;
-
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The content does not hash to the digest it was sent with.
     #[error("the content's digest is {actual}, not {expected}")]
-    DigestMismatch { expected: Digest, actual: Digest },
+    DigestMismatch {
+        /// The digest it was sent with.
+        expected: Digest,
+        /// The digest of what arrived.
+        actual: Digest,
+    },
+    /// Reading or writing a file failed.
     #[error("blob storage: {0}")]
     Io(#[from] std::io::Error),
     /// The object store refused or failed a request.
@@ -162,47 +161,49 @@ pub trait BlobStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// Blobs on the local filesystem under a root directory.
-pub struct FsBlobStore {
-    root: PathBuf,
+/// The one streaming hash-and-compare: bytes are hashed as they pass (with the
+/// expected digest's algorithm) and, at the end, compared with the digest they were
+/// sent with. Every store checks content with it before a blob takes its place, and
+/// `fsck` checks stored blobs with it.
+pub struct Verifier {
+    expected: Digest,
+    hasher: wharf_types::Hasher,
+    size: u64,
 }
 
-impl FsBlobStore {
-    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
-        let root = root.into();
-        for dir in ["uploads", "blobs/sha256", "blobs/sha512", "trash"] {
-            private::create_dir_all(&root.join(dir)).await?;
+impl Verifier {
+    /// Expects bytes whose digest is `expected`.
+    pub fn new(expected: &Digest) -> Self {
+        Self {
+            expected: expected.clone(),
+            hasher: expected.algorithm().hasher(),
+            size: 0,
         }
-        Ok(Self { root })
     }
 
-    fn path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.root
-            .join("blobs")
-            .join(digest.algorithm().name())
-            .join(&hex[..2])
-            .join(hex)
+    /// The number of bytes hashed so far.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
-    /// Upload ids are the registry's own UUIDs; anything else is refused so that an id
-    /// can never name a path outside `uploads/`.
-    fn upload_path(&self, id: &str) -> Option<PathBuf> {
-        uuid::Uuid::parse_str(id)
-            .ok()
-            .map(|u| self.root.join("uploads").join(u.to_string()))
+    /// Hashes the next bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
     }
 
-    /// fsyncs `temp` and renames it to the blob's place.
-    async fn commit(&self, temp: &Path, digest: &Digest) -> std::io::Result<()> {
-        let path = self.path(digest);
-        fs::File::open(temp).await?.sync_all().await?;
-        let dir = path.parent().expect("blob paths have a parent");
-        private::create_dir_all(dir).await?;
-        // rename is atomic: readers see nothing or the whole blob. Identical content
-        // renamed over identical content is harmless.
-        fs::rename(temp, &path).await?;
-        sync_dir(dir).await
+    /// The number of bytes hashed, or [`StorageError::DigestMismatch`] when they
+    /// are not the expected ones.
+    pub fn finish(self) -> Result<u64, StorageError> {
+        let actual = self.hasher.finish();
+        if actual == self.expected {
+            Ok(self.size)
+        } else {
+            Err(StorageError::DigestMismatch {
+                expected: self.expected,
+                actual,
+            })
+        }
     }
 }
 
@@ -212,275 +213,11 @@ pub(crate) fn verified_digest(
     data: &[u8],
     expected: Option<&Digest>,
 ) -> Result<Digest, StorageError> {
-    let algorithm = expected.map_or(wharf_types::Algorithm::Sha256, Digest::algorithm);
-    let actual = Digest::compute(algorithm, data);
-    match expected {
-        Some(expected) if *expected != actual => Err(StorageError::DigestMismatch {
-            expected: expected.clone(),
-            actual,
-        }),
-        _ => Ok(actual),
-    }
-}
-
-async fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir).await?.sync_all().await
-}
-
-#[async_trait::async_trait]
-impl BlobStore for FsBlobStore {
-    async fn put(&self, data: Bytes, expected: Option<&Digest>) -> Result<Digest, StorageError> {
-        let actual = verified_digest(&data, expected)?;
-        if fs::try_exists(self.path(&actual)).await? {
-            return Ok(actual);
-        }
-        let temp = self
-            .root
-            .join("uploads")
-            .join(format!("put-{}", uuid::Uuid::new_v4()));
-        let result = async {
-            let mut file = private::file_options().create_new(true).open(&temp).await?;
-            file.write_all(&data).await?;
-            // Until flushed, tokio may still be writing in the background.
-            file.flush().await?;
-            drop(file);
-            self.commit(&temp, &actual).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = fs::remove_file(&temp).await;
-        }
-        result?;
-        Ok(actual)
-    }
-
-    async fn put_stream(&self, mut data: Incoming, expected: &Digest) -> Result<u64, StorageError> {
-        let temp = self
-            .root
-            .join("uploads")
-            .join(format!("put-{}", uuid::Uuid::new_v4()));
-        let result = async {
-            let mut file = private::file_options().create_new(true).open(&temp).await?;
-            let mut hasher = expected.algorithm().hasher();
-            let mut size = 0u64;
-            while let Some(chunk) = data.next().await {
-                let chunk = chunk?;
-                hasher.update(&chunk);
-                file.write_all(&chunk).await?;
-                size += chunk.len() as u64;
-            }
-            file.flush().await?;
-            drop(file);
-            let actual = hasher.finish();
-            if actual != *expected {
-                return Err(StorageError::DigestMismatch {
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
-            if !fs::try_exists(self.path(&actual)).await? {
-                self.commit(&temp, &actual).await?;
-            }
-            Ok(size)
-        }
-        .await;
-        // Gone unless committed: refused, failed, or stored already.
-        let _ = remove(&temp).await;
-        result
-    }
-
-    async fn size(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
-        match fs::metadata(self.path(digest)).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn stream(
-        &self,
-        digest: &Digest,
-        offset: u64,
-        len: Option<u64>,
-    ) -> Result<Option<BlobStream>, StorageError> {
-        let mut file = match fs::File::open(self.path(digest)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let size = file.metadata().await?.len();
-        let offset = offset.min(size);
-        let len = len.unwrap_or(size - offset).min(size - offset);
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        let chunks = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        Ok(Some(chunks.map_err(StorageError::from).boxed()))
-    }
-
-    async fn delete(&self, digest: &Digest) -> Result<bool, StorageError> {
-        remove(&self.path(digest)).await
-    }
-
-    async fn upload_start(&self, id: &str) -> Result<(), StorageError> {
-        let path = self
-            .upload_path(id)
-            .ok_or_else(|| std::io::Error::other("invalid upload id"))?;
-        private::file_options()
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .await?;
-        Ok(())
-    }
-
-    async fn upload_append(
-        &self,
-        id: &str,
-        mut data: Incoming,
-    ) -> Result<Option<u64>, StorageError> {
-        let Some(path) = self.upload_path(id) else {
-            return Ok(None);
-        };
-        let mut file = match fs::OpenOptions::new().append(true).open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let before = file.metadata().await?.len();
-        let written = async {
-            while let Some(chunk) = data.next().await {
-                file.write_all(&chunk?).await?;
-            }
-            file.flush().await?;
-            Ok::<_, StorageError>(())
-        }
-        .await;
-        if let Err(e) = written {
-            // All or nothing: what this request appended goes.
-            let _ = file.set_len(before).await;
-            return Err(e);
-        }
-        Ok(Some(file.metadata().await?.len()))
-    }
-
-    async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError> {
-        let Some(path) = self.upload_path(id) else {
-            return Ok(None);
-        };
-        match fs::metadata(path).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn upload_finish(
-        &self,
-        id: &str,
-        expected: &Digest,
-    ) -> Result<Option<u64>, StorageError> {
-        let Some(path) = self.upload_path(id) else {
-            return Ok(None);
-        };
-        let mut file = match fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let mut hasher = expected.algorithm().hasher();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buffer).await?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            size += n as u64;
-        }
-        drop(file);
-        let actual = hasher.finish();
-        if actual != *expected {
-            remove(&path).await?;
-            return Err(StorageError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
-        if fs::try_exists(self.path(&actual)).await? {
-            remove(&path).await?;
-        } else {
-            self.commit(&path, &actual).await?;
-        }
-        Ok(Some(size))
-    }
-
-    async fn trash(&self, digest: &Digest) -> Result<Option<String>, StorageError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        match fs::rename(self.path(digest), self.root.join("trash").join(&id)).await {
-            Ok(()) => Ok(Some(id)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn restore(&self, digest: &Digest, trashed: &str) -> Result<(), StorageError> {
-        let from = self.root.join("trash").join(
-            uuid::Uuid::parse_str(trashed)
-                .map_err(std::io::Error::other)?
-                .to_string(),
-        );
-        if fs::try_exists(self.path(digest)).await? {
-            remove(&from).await?;
-        } else {
-            fs::rename(&from, self.path(digest)).await?;
-        }
-        Ok(())
-    }
-
-    async fn purge(&self, trashed: &str) -> Result<(), StorageError> {
-        let path = self.root.join("trash").join(
-            uuid::Uuid::parse_str(trashed)
-                .map_err(std::io::Error::other)?
-                .to_string(),
-        );
-        remove(&path).await?;
-        Ok(())
-    }
-
-    async fn upload_cancel(&self, id: &str) -> Result<bool, StorageError> {
-        match self.upload_path(id) {
-            Some(path) => remove(&path).await,
-            None => Ok(false),
-        }
-    }
-
-    async fn list(&self) -> Result<Vec<(Digest, u64)>, StorageError> {
-        let mut found = Vec::new();
-        for algorithm in ["sha256", "sha512"] {
-            let mut shards = fs::read_dir(self.root.join("blobs").join(algorithm)).await?;
-            while let Some(shard) = shards.next_entry().await? {
-                let mut blobs = fs::read_dir(shard.path()).await?;
-                while let Some(blob) = blobs.next_entry().await? {
-                    let name = blob.file_name();
-                    // Anything that is not a digest (a stray file) is skipped, not trusted.
-                    if let Ok(digest) = format!("{algorithm}:{}", name.to_string_lossy()).parse() {
-                        found.push((digest, blob.metadata().await?.len()));
-                    }
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    fn describe(&self) -> String {
-        self.root.display().to_string()
-    }
-}
-
-async fn remove(path: &Path) -> Result<bool, StorageError> {
-    match fs::remove_file(path).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let Some(expected) = expected else {
+        return Ok(Digest::compute(wharf_types::Algorithm::Sha256, data));
+    };
+    let mut verifier = Verifier::new(expected);
+    verifier.update(data);
+    verifier.finish()?;
+    Ok(expected.clone())
 }

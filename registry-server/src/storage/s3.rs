@@ -38,7 +38,7 @@ use object_store::{
 };
 use wharf_types::Digest;
 
-use super::{BlobStore, BlobStream, Incoming, StorageError};
+use super::{BlobStore, BlobStream, Incoming, StorageError, Verifier};
 
 /// Blobs from this size up are written in parts.
 pub const MULTIPART_FROM: usize = 32 << 20;
@@ -407,9 +407,9 @@ impl BlobStore for S3BlobStore {
         };
         let result = async {
             // First hash every chunk as it streams by; write only verified bytes.
-            let mut hasher = expected.algorithm().hasher();
-            let mut size = 0u64;
+            let mut verifier = Verifier::new(expected);
             for (offset, key, _) in &chunks {
+                let size = verifier.size();
                 if *offset != size {
                     return Err(StorageError::Conflict(format!(
                         "upload {id} has a gap at offset {size}"
@@ -417,20 +417,12 @@ impl BlobStore for S3BlobStore {
                 }
                 let mut bytes = self.store.get(key).await?.into_stream();
                 while let Some(piece) = bytes.next().await {
-                    let piece = piece?;
-                    hasher.update(&piece);
-                    size += piece.len() as u64;
+                    verifier.update(&piece?);
                 }
             }
-            let actual = hasher.finish();
-            if actual != *expected {
-                return Err(StorageError::DigestMismatch {
-                    expected: expected.clone(),
-                    actual,
-                });
-            }
+            let size = verifier.finish()?;
             // Chunks are never overwritten: what is written is what was hashed.
-            self.write_from_chunks(&actual, &chunks, size).await?;
+            self.write_from_chunks(expected, &chunks, size).await?;
             Ok(size)
         }
         .await;

@@ -122,7 +122,7 @@ impl TestApp {
             postgres_db = Some(std::sync::Arc::new(PostgresDb(name)));
             // Replicas on one database are given one key file.
             let key = dir.path().join("shared-token-key");
-            std::fs::write(&key, wharf_registry::auth::new_secret()).unwrap();
+            std::fs::write(&key, wharf_registry::keys::new_secret()).unwrap();
             config.token_key_file = Some(key);
         }
         configure(&mut config);

@@ -1,0 +1,124 @@
+//! The JSON API under `/api/v1`: thin handlers that parse, call a service and answer,
+//! one module per resource (`packages`, `blobs`, `namespaces`, `tokens`,
+//! `admin`); this one routes and holds the OpenAPI document.
+
+mod admin;
+mod blobs;
+mod namespaces;
+mod packages;
+mod tokens;
+
+// The handlers are named bare in `paths(...)` below: a module path there would tag
+// each operation with the module's name, and change the document.
+use admin::*;
+use blobs::*;
+use namespaces::*;
+use packages::*;
+use tokens::*;
+
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::AppState;
+use crate::views;
+
+/// The routes of `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/packages", get(search))
+        .route("/api/v1/packages/{namespace}/{name}", get(package))
+        .route(
+            "/api/v1/packages/{namespace}/{name}/versions",
+            get(versions),
+        )
+        .route(
+            "/api/v1/packages/{namespace}/{name}/versions/{version}",
+            get(version).put(publish),
+        )
+        .route(
+            "/api/v1/packages/{namespace}/{name}/versions/{version}/content",
+            get(download),
+        )
+        .route(
+            "/api/v1/packages/{namespace}/{name}/versions/{version}/yank",
+            put(yank).delete(unyank),
+        )
+        .route("/api/v1/packages/{namespace}/{name}/resolve", get(resolve))
+        .route("/api/v1/blobs/{digest}", get(blob))
+        .route("/api/v1/implementors", get(implementors))
+        .route("/api/v1/dependents", get(dependents))
+        .route("/api/v1/namespaces/{namespace}", get(namespace))
+        .route(
+            "/api/v1/namespaces/{namespace}/owners/{owner}",
+            put(add_owner).delete(remove_owner),
+        )
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/api/v1/admin/gc", axum::routing::post(collect_garbage))
+        .route("/api/v1/admin/fsck", get(fsck))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Wharf registry API",
+        description = "Publish, find and resolve WIT packages and WebAssembly components."
+    ),
+    paths(
+        search,
+        package,
+        versions,
+        version,
+        publish,
+        download,
+        yank,
+        unyank,
+        resolve,
+        blob,
+        implementors,
+        dependents,
+        namespace,
+        add_owner,
+        remove_owner,
+        list_tokens,
+        create_token,
+        revoke_token,
+        collect_garbage,
+        fsck
+    ),
+    components(schemas(
+        views::PackageSummary,
+        views::SearchResults,
+        views::VersionSummary,
+        views::PackageDetail,
+        views::Item,
+        views::Dependency,
+        views::VersionDetail,
+        views::Published,
+        views::Resolved,
+        views::PackageUse,
+        views::Incompatible,
+        views::Namespace,
+        views::Token,
+        views::NewToken,
+        views::CreateToken,
+        crate::analysis::compat::Change,
+        crate::service::access::Scope,
+        ErrorBody
+    ))
+)]
+/// The OpenAPI document of the JSON API, served at `/api/v1/openapi.json`.
+pub struct ApiDoc;
+
+/// The error envelope every failure answers with.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct ErrorBody {
+    /// `[{"code": "VERSION_EXISTS", "message": "...", "detail": ...}]`
+    pub errors: Vec<serde_json::Value>,
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

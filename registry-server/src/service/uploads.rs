@@ -1,0 +1,131 @@
+//! Receiving blobs: the slots that bound how many request bodies are received at
+//! once, and the lease-then-store protocol every writer of a blob follows (see
+//! [`crate::service::gc`] for why it makes collection safe).
+//!
+//! Routes check who may write before they take a slot, and take a slot before they
+//! read a byte: a caller who may not publish costs no body, and a flood of uploads
+//! costs at most `max_uploads` bodies in flight. Calls the repositories and storage;
+//! never HTTP.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wharf_types::Digest;
+
+use crate::AppState;
+use crate::service::{ErrorKind, ServiceError};
+use crate::storage::Incoming;
+
+/// Bodies received at once, by default: with the default `max_upload` of 64 MiB, the
+/// bodies read whole (publishes) hold at most 512 MiB between them.
+pub const DEFAULT_MAX_UPLOADS: usize = 8;
+
+/// The slots bodies are received in; see [`UploadSlots::take`].
+#[derive(Clone)]
+pub struct UploadSlots {
+    slots: Arc<Semaphore>,
+    max: usize,
+}
+
+/// One body being received; the slot frees when it is dropped.
+pub struct UploadSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl UploadSlots {
+    /// `max` bodies at once (at least one).
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// How many bodies are being received now.
+    pub fn in_use(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
+    /// A free slot, or `429 TOOMANYREQUESTS` (the OCI code, which clients retry on;
+    /// `Retry-After: 1`) naming the limit: a busy registry refuses at once rather than
+    /// queueing bodies.
+    pub fn take(&self) -> Result<UploadSlot, ServiceError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(UploadSlot)
+            .map_err(|_| {
+                ServiceError::new(
+                    ErrorKind::Busy,
+                    "TOOMANYREQUESTS",
+                    format!(
+                        "the registry is receiving {} uploads at once, its limit \
+                         (`max_uploads`, `wharf serve --max-uploads`); retry shortly",
+                        self.max
+                    ),
+                )
+                .with_detail(serde_json::json!({ "max_uploads": self.max }))
+            })
+    }
+}
+
+impl AppState {
+    /// Takes the lease on a blob that every writer takes before relying on its bytes.
+    pub async fn lease(&self, digest: &Digest, size: u64) -> Result<(), ServiceError> {
+        Ok(self
+            .db
+            .lease_blob(&digest.to_string(), size as i64, crate::now_ms())
+            .await?)
+    }
+
+    /// Leases and stores a blob; with `expected`, refuses content of another digest.
+    /// Then leases again and checks, until a round finds the bytes already there
+    /// (step 5 of the module docs).
+    pub async fn store_blob(
+        &self,
+        data: Bytes,
+        expected: Option<&Digest>,
+    ) -> Result<Digest, ServiceError> {
+        let digest = match expected {
+            Some(d) => d.clone(),
+            None => Digest::of(&data),
+        };
+        let size = data.len() as u64;
+        self.lease(&digest, size).await?;
+        let stored = self.blobs.put(data.clone(), Some(&digest)).await?;
+        // Bytes written after the lease may have lost their row to a collector in
+        // between. Within the grace period the first round ends this; the bound only
+        // keeps a collector that takes every lease at once from holding a writer.
+        for _ in 0..8 {
+            self.lease(&stored, size).await?;
+            if self.blobs.size(&stored).await?.is_some() {
+                break;
+            }
+            self.blobs.put(data.clone(), Some(&stored)).await?;
+        }
+        Ok(stored)
+    }
+
+    /// Leases and stores a blob as its bytes arrive, refusing content whose digest is
+    /// not `expected`; its size. Bytes that cannot be sent again are not stored
+    /// again (step 5): when a collector took them between the store and the second
+    /// lease, the client is told to retry, and the collector's next round finds the
+    /// row without bytes.
+    pub async fn store_stream(
+        &self,
+        data: Incoming,
+        expected: &Digest,
+    ) -> Result<u64, ServiceError> {
+        self.lease(expected, 0).await?;
+        let size = self.blobs.put_stream(data, expected).await?;
+        self.lease(expected, size).await?;
+        if self.blobs.size(expected).await?.is_none() {
+            return Err(ServiceError::new(
+                ErrorKind::Unavailable,
+                "BLOB_COLLECTED",
+                format!("blob {expected} was garbage-collected as it was stored; retry"),
+            ));
+        }
+        Ok(size)
+    }
+}
