@@ -1,20 +1,13 @@
 //! The registry's JSON API as the commands use it: the registry from `--registry` or
-//! `WHARF_REGISTRY`, the token from `WHARF_TOKEN`, and the registry's error envelope
-//! turned into an error that names the code and says what to do.
+//! `WHARF_REGISTRY` ([`RegistryArgs`]), the token from `WHARF_TOKEN` or `wharf login`,
+//! and the registry's error envelope turned into an error that names the code and
+//! says what to do.
 
 use anyhow::Context;
 use serde_json::Value;
 
 use crate::progress;
-
-/// Where the registry is and who is asking.
-#[derive(clap::Args, Clone)]
-pub struct RegistryArgs {
-    /// The registry, `http://host:port` or `host:port` (plain HTTP for 127.0.0.1 and
-    /// localhost, HTTPS otherwise).
-    #[arg(long, env = "WHARF_REGISTRY", default_value = "127.0.0.1:7878")]
-    pub registry: String,
-}
+use crate::registry::RegistryArgs;
 
 pub struct Client {
     http: reqwest::Client,
@@ -24,17 +17,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &RegistryArgs) -> Self {
-        let base = if args.registry.contains("://") {
-            args.registry.trim_end_matches('/').to_owned()
-        } else if args.registry.starts_with("127.0.0.1") || args.registry.starts_with("localhost") {
-            format!("http://{}", args.registry)
-        } else {
-            format!("https://{}", args.registry)
-        };
         Self {
             http: reqwest::Client::new(),
-            base,
-            token: crate::config::Config::token_for(&args.registry),
+            base: args.registry.url(),
+            token: args.token(),
         }
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Tokens by registry (`host:port` as given on the command line).
+    /// Tokens by registry, `host[:port]` (whichever form `--registry` took).
     #[serde(default)]
     pub registries: BTreeMap<String, Registry>,
 }
@@ -71,14 +71,20 @@ impl Config {
     }
 
     /// The token for `registry`: `WHARF_TOKEN`, else the one `wharf login` stored.
-    pub fn token_for(registry: &str) -> Option<String> {
+    pub fn token_for(registry: &crate::registry::Registry) -> Option<String> {
         if let Some(token) = std::env::var("WHARF_TOKEN").ok().filter(|t| !t.is_empty()) {
             return Some(token);
         }
-        Self::load()
-            .ok()?
-            .registries
-            .get(registry)
+        let config = Self::load().ok()?;
+        Self::keys(registry)
+            .iter()
+            .find_map(|key| config.registries.get(key))
             .map(|r| r.token.clone())
+    }
+
+    /// The keys a token for `registry` may be stored under: `host[:port]`, then the
+    /// URL (a `wharf login` before the two forms were one stored what it was given).
+    pub fn keys(registry: &crate::registry::Registry) -> [String; 2] {
+        [registry.authority().to_owned(), registry.url()]
     }
 }

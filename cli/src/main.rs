@@ -8,6 +8,7 @@ mod host;
 mod invoke;
 mod output;
 mod progress;
+mod registry;
 
 use std::process::ExitCode;
 

@@ -5,34 +5,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::raw::vanish_mid_download;
+
 /// 16 MiB: far more than loopback's socket buffers hold, so the server is still
 /// writing when the client goes.
 const BIG: usize = 16 << 20;
-
-/// Starts a download of `path` at `addr` twenty times, reads the first 64 KiB of each
-/// and drops the connection with the rest unread (the kernel answers the server's
-/// next segments with a reset).
-fn vanish_mid_download(addr: &str, path: &str, token: Option<&str>) {
-    let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
-    for _ in 0..20 {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}\r\n").unwrap();
-        let mut head = [0u8; 64 << 10];
-        stream.read_exact(&mut head).unwrap();
-        assert!(
-            head.starts_with(b"HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&head[..64])
-        );
-        drop(stream);
-    }
-}
 
 /// The process is still running and `addr` still answers `path` with 200.
 fn still_serving(child: &mut Child, addr: &str, path: &str) {
@@ -65,7 +48,7 @@ fn serve_keeps_serving_when_a_client_vanishes_mid_download() {
     let mut server = common::serve(dir.path());
     let blob = push_big_blob(&server.registry, "admin-secret-for-tests");
     let addr = common::authority(&server.registry).to_owned();
-    vanish_mid_download(&addr, &blob, Some("admin-secret-for-tests"));
+    vanish_mid_download(&addr, &blob, Some("admin-secret-for-tests"), 20);
     still_serving(server.child(), &addr, "/healthz");
 }
 
@@ -103,7 +86,7 @@ fn up_keeps_serving_when_a_client_vanishes_mid_download() {
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
     let blob = push_big_blob(&registry, token.trim());
     let addr = common::authority(&registry).to_owned();
-    vanish_mid_download(&addr, &blob, Some(token.trim()));
+    vanish_mid_download(&addr, &blob, Some(token.trim()), 20);
     still_serving(&mut child, &addr, "/healthz");
     let _ = child.kill();
     let _ = child.wait();
@@ -122,7 +105,7 @@ fn run_http_keeps_serving_when_a_client_vanishes_mid_download() {
         .unwrap();
     let addr = line.trim().trim_start_matches("serving http://").to_owned();
     // The probe answers `/big?N` with N KiB.
-    vanish_mid_download(&addr, &format!("/big?{}", BIG >> 10), None);
+    vanish_mid_download(&addr, &format!("/big?{}", BIG >> 10), None, 20);
     still_serving(&mut child, &addr, "/hello");
     let _ = child.kill();
     let _ = child.wait();

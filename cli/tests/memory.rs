@@ -10,32 +10,12 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use common::memory::{new_peak, status};
+
 const TOKEN: &str = "admin-secret-for-tests";
 /// Three times the memory cache's largest item.
 const BLOB: usize = 24 << 20;
 const MIB: u64 = 1 << 20;
-
-/// Starts measuring a new peak: the peak resident set (`VmHWM`) is reset to the
-/// current one (`echo 5 > /proc/<pid>/clear_refs`); the current one is answered.
-fn new_peak(pid: u32) -> u64 {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    status(pid, "VmRSS")
-}
-
-/// A figure of `/proc/<pid>/status`, in bytes.
-fn status(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    kib * 1024
-}
 
 /// Sends `GET path` and reads until the end of the answer's head, then stops reading:
 /// the server has started the answer (before streaming, it had read the whole blob

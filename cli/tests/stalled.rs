@@ -3,19 +3,18 @@
 //! cap wait for a free slot. `wharf serve` and `wharf run --http` alike, with
 //! `--header-read-timeout` and `--max-connections`.
 
-#[path = "common/announced.rs"]
-mod announced;
+mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+use common::raw::{get, stall, until_closed};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Starts `wharf <args>` and reads the address from the first line it prints.
 fn start(args: &[&str], dir: &std::path::Path) -> (Child, String) {
-    let (child, line) = announced::spawn_announced(
+    let (child, line) = common::announced::spawn_announced(
         Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(args)
             .env("WHARF_LOG", "error")
@@ -23,33 +22,6 @@ fn start(args: &[&str], dir: &std::path::Path) -> (Child, String) {
     );
     let addr = line.rsplit("http://").next().unwrap().to_owned();
     (child, addr)
-}
-
-/// A connection that sent the start of a request head, never its end.
-fn stall(addr: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "GET / HTTP/1.1\r\nhost: {addr}\r\nx-slow: ").unwrap();
-    stream
-}
-
-/// What the server sends until it closes; panics if it is still open after `within`.
-fn until_closed(mut stream: TcpStream, within: Duration) -> String {
-    stream.set_read_timeout(Some(within)).unwrap();
-    let mut answer = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut answer) {
-        panic!("the connection is still open after {within:?}: {e}");
-    }
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    until_closed(stream, Duration::from_secs(30))
 }
 
 /// Run against a server started with a 1 s header read timeout and 2 connections.

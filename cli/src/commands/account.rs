@@ -3,8 +3,9 @@
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::client::{Client, RegistryArgs};
+use crate::client::Client;
 use crate::config::{Config, Registry};
+use crate::registry::RegistryArgs;
 
 /// Store an API token for a registry (read from stdin when not given).
 #[derive(clap::Args)]
@@ -29,9 +30,10 @@ impl LoginArgs {
         };
         anyhow::ensure!(!token.is_empty(), "no token given");
         let mut config = Config::load()?;
-        config
-            .registries
-            .insert(self.registry.registry.clone(), Registry { token });
+        let registry = &self.registry.registry;
+        let [key, url] = Config::keys(registry);
+        config.registries.remove(&url);
+        config.registries.insert(key, Registry { token });
         let path = config.save()?;
         crate::status!(
             "Login",
@@ -54,7 +56,11 @@ pub struct LogoutArgs {
 impl LogoutArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let mut config = Config::load()?;
-        if config.registries.remove(&self.registry.registry).is_none() {
+        let removed = Config::keys(&self.registry.registry)
+            .iter()
+            .filter(|key| config.registries.remove(*key).is_some())
+            .count();
+        if removed == 0 {
             eprintln!(
                 "      Logout: no token was stored for {}",
                 self.registry.registry

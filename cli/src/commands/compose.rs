@@ -8,12 +8,13 @@ use wharf_compose::{
     Cache, FsResolver, Lock, LockMode, Manifest, OciResolver, RegistryConfig, Resolver,
 };
 
+use crate::registry::RegistryArgs;
 use crate::{output, progress};
 
 /// Compose a deployable from a deploy manifest.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm\n  wharf compose --target workers      # and refuse what Cloudflare Workers cannot serve"
+    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry https://registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm\n  wharf compose --target workers      # and refuse what Cloudflare Workers cannot serve"
 )]
 pub struct Args {
     /// The deploy manifest.
@@ -39,12 +40,9 @@ pub struct Args {
 /// Where packages come from: a registry (over OCI) or a directory.
 #[derive(clap::Args)]
 pub struct SourceArgs {
-    /// The registry packages resolve against, `host[:port]`.
-    #[arg(long, env = "WHARF_REGISTRY", default_value = "127.0.0.1:7878")]
-    registry: String,
-    /// Plain HTTP to the registry (the default for 127.0.0.1 and localhost).
-    #[arg(long)]
-    insecure: bool,
+    /// The registry packages resolve against, and the token `wharf login` stored for it.
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// A directory laid out `<namespace>/<name>/<version>.wasm` instead of a registry.
     #[arg(long, conflicts_with = "registry")]
     fs: Option<PathBuf>,
@@ -58,12 +56,11 @@ impl SourceArgs {
         if let Some(dir) = &self.fs {
             return Ok(Box::new(FsResolver::new(dir)));
         }
-        let local =
-            self.registry.starts_with("127.0.0.1") || self.registry.starts_with("localhost");
+        let registry = &self.registry.registry;
         let config = RegistryConfig {
-            registry: self.registry.clone(),
-            insecure_http: self.insecure || local,
-            token: std::env::var("WHARF_TOKEN").ok(),
+            registry: registry.authority().to_owned(),
+            insecure_http: registry.plain_http(),
+            token: self.registry.token(),
         };
         Ok(Box::new(OciResolver::new(&config)?))
     }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::client::{Client, RegistryArgs, encode, package_path};
+use crate::client::{Client, encode, package_path};
 use crate::output;
+use crate::registry::RegistryArgs;
 
 fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

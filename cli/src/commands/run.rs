@@ -9,7 +9,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::client::{Client, RegistryArgs};
+use crate::client::Client;
+use crate::registry::RegistryArgs;
 use crate::{host, invoke};
 
 /// Run a component: call one of its functions, or serve it over HTTP.

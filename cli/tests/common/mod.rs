@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 pub mod announced;
+pub mod memory;
+pub mod raw;
 pub mod tools;
+pub mod unique;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -32,6 +35,11 @@ impl Server {
 }
 
 pub fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// `wharf serve` as [`serve`] starts it, with `args` added to its command line.
+pub fn serve_with(dir: &Path, args: &[&str]) -> Server {
     let (child, line) = announced::spawn_announced(
         Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args([
@@ -42,7 +50,8 @@ pub fn serve(dir: &Path) -> Server {
                 "admin-secret-for-tests",
                 "--data-dir",
             ])
-            .arg(dir.join("registry")),
+            .arg(dir.join("registry"))
+            .args(args),
     );
     let registry = line.rsplit(' ').next().unwrap().to_owned();
     Server { child, registry }

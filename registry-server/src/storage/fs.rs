@@ -171,11 +171,26 @@ impl BlobStore for FsBlobStore {
         let Some(path) = self.upload_path(id) else {
             return Ok(None);
         };
-        let mut file = match fs::OpenOptions::new().append(true).open(&path).await {
+        let file = match fs::OpenOptions::new().append(true).open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // One appender at a time, as the S3 store's chunk objects enforce: two at once
+        // undo each other's all-or-nothing (the one that fails cuts the file back to
+        // where it began, dropping what the other appended and acknowledged, or
+        // keeping some of its own). The lock goes with the file.
+        let file = file.into_std().await;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Conflict(format!(
+                    "another request is appending to upload {id}; send its chunks one at a time"
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+        let mut file = fs::File::from_std(file);
         let before = file.metadata().await?.len();
         let written = async {
             while let Some(chunk) = data.next().await {
