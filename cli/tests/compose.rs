@@ -2,15 +2,13 @@
 //! the bundled components: compose writes the lock and the deployable, `--locked`
 //! holds to the lock, `update` moves it, and mistakes exit 1 with the manifest key.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 fn wharf(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    common::wharf_in(dir, args)
 }
 
 fn registry(dir: &Path, crate_name: &str, version: &str) {

@@ -5,6 +5,8 @@
 //! down in interop/expected/gateway.txt; and deployables that import what a Worker
 //! cannot serve refused, naming the imports and the plug that brought them.
 
+mod common;
+
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,11 +34,7 @@ fn root() -> PathBuf {
 }
 
 fn wharf(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    common::wharf_in(dir, args)
 }
 
 /// `wharf compose` on the directory registry `registry()` lays out, writing `output`.

@@ -34,6 +34,16 @@ impl Server {
     }
 }
 
+/// `wharf <args>` run in `dir`, with no registry involved (compose from a directory
+/// registry, bundle, ...).
+pub fn wharf_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 pub fn serve(dir: &Path) -> Server {
     serve_with(dir, &[])
 }

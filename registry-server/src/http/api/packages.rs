@@ -163,11 +163,7 @@ pub(super) async fn yank(
     caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let name = package_name(&namespace, &name)?;
-    state
-        .yank(&caller.required()?, &name, &version, true)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    set_yanked(&state, caller, &namespace, &name, &version, true).await
 }
 
 /// Unyank a version.
@@ -178,9 +174,21 @@ pub(super) async fn unyank(
     caller: Caller,
     Path((namespace, name, version)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let name = package_name(&namespace, &name)?;
+    set_yanked(&state, caller, &namespace, &name, &version, false).await
+}
+
+/// What [`yank`] and [`unyank`] share: the caller, the name, the service call.
+async fn set_yanked(
+    state: &AppState,
+    caller: Caller,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    yanked: bool,
+) -> Result<StatusCode, ApiError> {
+    let name = package_name(namespace, name)?;
     state
-        .yank(&caller.required()?, &name, &version, false)
+        .yank(&caller.required()?, &name, version, yanked)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
