@@ -173,14 +173,7 @@ impl CodeCache {
     }
 
     fn check(&self, path: &Path) -> Result<(), Missing> {
-        let recorded = recorded_digest(path)?;
-        let actual = file_digest(path)?;
-        if recorded != actual {
-            return Err(Missing::Invalid(format!(
-                "its sha256 is {actual} but {recorded} was recorded"
-            )));
-        }
-        Ok(())
+        matches_recorded(path, &file_digest(path)?)
     }
 
     /// Writes `artifact` to `path` in the cache, with its digest beside it.
@@ -200,14 +193,19 @@ pub(crate) fn read_verified(path: &Path) -> Result<Vec<u8>, Missing> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Missing::Absent),
         Err(e) => return Err(Missing::Invalid(format!("unreadable: {e}"))),
     };
+    matches_recorded(path, &hex::encode(Sha256::digest(&artifact)))?;
+    Ok(artifact)
+}
+
+/// Whether `actual`, the sha256 of the entry at `path`, is the one recorded beside it.
+fn matches_recorded(path: &Path, actual: &str) -> Result<(), Missing> {
     let recorded = recorded_digest(path)?;
-    let actual = hex::encode(Sha256::digest(&artifact));
     if recorded != actual {
         return Err(Missing::Invalid(format!(
             "its sha256 is {actual} but {recorded} was recorded"
         )));
     }
-    Ok(artifact)
+    Ok(())
 }
 
 /// The sha256 (hex) recorded beside the entry at `path` when it was written:

@@ -121,11 +121,7 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn size(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
-        match fs::metadata(self.path(digest)).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        file_size(&self.path(digest)).await
     }
 
     async fn stream(
@@ -209,13 +205,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn upload_size(&self, id: &str) -> Result<Option<u64>, StorageError> {
-        let Some(path) = self.upload_path(id) else {
-            return Ok(None);
-        };
-        match fs::metadata(path).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        match self.upload_path(id) {
+            Some(path) => file_size(&path).await,
+            None => Ok(None),
         }
     }
 
@@ -324,6 +316,15 @@ async fn remove(path: &Path) -> Result<bool, StorageError> {
     match fs::remove_file(path).await {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The size of the file at `path`; `None` when there is none.
+async fn file_size(path: &Path) -> Result<Option<u64>, StorageError> {
+    match fs::metadata(path).await {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
