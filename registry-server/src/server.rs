@@ -91,12 +91,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listen address and opens the registry ([`AppState::open`]); a zero `header_read_timeout` is refused.
+    /// Binds the listen address and opens the registry ([`AppState::open`]); a zero
+    /// `header_read_timeout` or `body_timeout` is refused.
     pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
         if config.header_read_timeout.is_zero() {
             anyhow::bail!(
                 "`header_read_timeout` must be more than zero: 0 closes every connection"
             );
+        }
+        if config.body_timeout.is_zero() {
+            anyhow::bail!("`body_timeout` must be more than zero: 0 refuses every body");
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         // The default public URL is the address actually bound (port 0 becomes the port

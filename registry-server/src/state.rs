@@ -78,7 +78,8 @@ impl AppState {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
-        let uploads = service::uploads::UploadSlots::new(config.max_uploads);
+        let uploads =
+            service::uploads::UploadSlots::new(config.max_uploads, config.max_uploads_per_user);
         Ok(Self {
             uploads,
             config: Arc::new(config),

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     TooLarge,
     /// Well-formed, but refused by a rule on its content (a semver break).
     Unprocessable,
+    /// The client took too long to send what it began (a body behind its pace).
+    TimedOut,
     /// Too many requests at once; retry shortly.
     Busy,
     /// A transient failure (a blob collected mid-write); retry.
@@ -141,6 +143,7 @@ impl From<BodyError> for ServiceError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge(limit) => Self::too_large(limit),
+            BodyError::TooSlow(message) => Self::new(ErrorKind::TimedOut, "BODY_TIMEOUT", message),
             e @ BodyError::Unreadable(_) => Self::bad_request("BODY_UNREADABLE", e.to_string()),
         }
     }

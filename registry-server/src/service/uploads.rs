@@ -3,17 +3,22 @@
 //! [`crate::service::gc`] for why it makes collection safe).
 //!
 //! Routes check who may write before they take a slot, and take a slot before they
-//! read a byte: a caller who may not publish costs no body, and a flood of uploads
-//! costs at most `max_uploads` bodies in flight. Calls the repositories and storage;
-//! never HTTP.
+//! read a byte: a caller who may not publish (anonymous callers included) costs no
+//! body, a flood of uploads costs at most `max_uploads` bodies in flight, and one user
+//! holds at most `max_uploads_per_user` of them, so that their stalled or trickling
+//! bodies cannot keep everyone else from publishing (how long a body may take to
+//! arrive is bounded where it is read, `http::body`). Calls the repositories and
+//! storage; never HTTP.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wharf_types::Digest;
 
 use crate::AppState;
+use crate::service::access::Principal;
 use crate::service::{ErrorKind, ServiceError};
 use crate::storage::Incoming;
 
@@ -26,18 +31,41 @@ pub const DEFAULT_MAX_UPLOADS: usize = 8;
 pub struct UploadSlots {
     slots: Arc<Semaphore>,
     max: usize,
+    per_user: usize,
+    /// How many slots each user holds now; users holding none are absent.
+    held: Arc<Mutex<HashMap<String, usize>>>,
 }
 
-/// One body being received; the slot frees when it is dropped.
-pub struct UploadSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+/// One body being received; the slot (and the user's share of it) frees when it is
+/// dropped.
+pub struct UploadSlot {
+    _permit: OwnedSemaphorePermit,
+    user: String,
+    held: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.user);
+            }
+        }
+    }
+}
 
 impl UploadSlots {
-    /// `max` bodies at once (at least one).
-    pub fn new(max: usize) -> Self {
+    /// `max` bodies at once (at least one), at most `per_user` of them one user's
+    /// (None: half of `max`, rounded up; never more than `max`, at least one).
+    pub fn new(max: usize, per_user: Option<usize>) -> Self {
         let max = max.max(1);
         Self {
             slots: Arc::new(Semaphore::new(max)),
             max,
+            per_user: per_user.unwrap_or(max.div_ceil(2)).clamp(1, max),
+            held: Arc::default(),
         }
     }
 
@@ -46,27 +74,48 @@ impl UploadSlots {
         self.max - self.slots.available_permits()
     }
 
-    /// A free slot, or `429 TOOMANYREQUESTS` (the OCI code, which clients retry on;
-    /// `Retry-After: 1`) naming the limit: a busy registry refuses at once rather than
-    /// queueing bodies.
-    pub fn take(&self) -> Result<UploadSlot, ServiceError> {
-        self.slots
-            .clone()
-            .try_acquire_owned()
-            .map(UploadSlot)
-            .map_err(|_| {
-                ServiceError::new(
-                    ErrorKind::Busy,
-                    "TOOMANYREQUESTS",
-                    format!(
-                        "the registry is receiving {} uploads at once, its limit \
-                         (`max_uploads`, `wharf serve --max-uploads`); retry shortly",
-                        self.max
-                    ),
-                )
-                .with_detail(serde_json::json!({ "max_uploads": self.max }))
-            })
+    /// A free slot for a body `principal` sends, or `429 TOOMANYREQUESTS` (the OCI
+    /// code, which clients retry on; `Retry-After: 1`) naming the limit met: the
+    /// user's share (`max_uploads_per_user`) or the whole (`max_uploads`). A busy
+    /// registry refuses at once rather than queueing bodies, and one user's slow or
+    /// stalled bodies leave the other slots to everyone else.
+    pub fn take(&self, principal: &Principal) -> Result<UploadSlot, ServiceError> {
+        let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
+            busy(
+                format!(
+                    "the registry is receiving {} uploads at once, its limit \
+                     (`max_uploads`, `wharf serve --max-uploads`); retry shortly",
+                    self.max
+                ),
+                serde_json::json!({ "max_uploads": self.max }),
+            )
+        })?;
+        let user = &principal.user;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = held.entry(user.clone()).or_default();
+        if *mine >= self.per_user {
+            // The permit goes back as it drops.
+            return Err(busy(
+                format!(
+                    "`{user}` is sending {} uploads at once, the most one user may \
+                     (`max_uploads_per_user`, `wharf serve --max-uploads-per-user`); \
+                     retry when one is done",
+                    self.per_user
+                ),
+                serde_json::json!({ "max_uploads_per_user": self.per_user }),
+            ));
+        }
+        *mine += 1;
+        Ok(UploadSlot {
+            _permit: permit,
+            user: user.clone(),
+            held: self.held.clone(),
+        })
     }
+}
+
+fn busy(message: String, detail: serde_json::Value) -> ServiceError {
+    ServiceError::new(ErrorKind::Busy, "TOOMANYREQUESTS", message).with_detail(detail)
 }
 
 impl AppState {

@@ -16,7 +16,7 @@ use super::ErrorBody;
 use crate::AppState;
 use crate::http::auth::{Caller, Reader};
 use crate::http::blob::serve_blob;
-use crate::http::body::read_body;
+use crate::http::body::{Pace, read_body};
 use crate::http::error::ApiError;
 use crate::service::{package_name, unknown_package};
 use crate::views;
@@ -125,8 +125,14 @@ pub(super) async fn publish(
     let principal = caller.required()?;
     // Who may publish is settled before a byte of the body is read.
     state.may_publish(&principal, &name, &version).await?;
-    let _slot = state.uploads.take()?;
-    let body = read_body(body, &headers, state.config.max_upload_bytes).await?;
+    let _slot = state.uploads.take(&principal)?;
+    let body = read_body(
+        body,
+        &headers,
+        state.config.max_upload_bytes,
+        Pace::of(&state.config),
+    )
+    .await?;
     let published = state
         .publish(&principal, &name, &version, body, None)
         .await?;

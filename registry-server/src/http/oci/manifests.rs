@@ -11,7 +11,7 @@ use wharf_types::Digest;
 
 use super::{Answer, Ctx, Denied, oci, parse_digest, size_error};
 use crate::artifact::{parse_manifest, valid_tag};
-use crate::http::body::read_body;
+use crate::http::body::{Pace, read_body};
 use crate::http::error::ApiError;
 use crate::repo::ManifestRow;
 use crate::service::ServiceError;
@@ -89,10 +89,15 @@ impl Ctx {
     pub(super) async fn put_manifest(&self, name: &str, reference: &str, body: Body) -> Answer {
         let principal = self.push(name).await?;
         // Held through the publish, which reads the Wasm layer whole.
-        let _slot = self.state.uploads.take()?;
-        let bytes = read_body(body, &self.headers, MAX_MANIFEST)
-            .await
-            .map_err(size_error)?;
+        let _slot = self.state.uploads.take(&principal)?;
+        let bytes = read_body(
+            body,
+            &self.headers,
+            MAX_MANIFEST,
+            Pace::of(&self.state.config),
+        )
+        .await
+        .map_err(size_error)?;
         let (tag, digest) = if reference.contains(':') {
             let expected = parse_digest(reference)?;
             if !expected.matches(&bytes) {

@@ -10,11 +10,11 @@ use serde_json::json;
 use super::blobs::created_blob;
 use super::{Answer, Ctx, Denied, oci, parse_digest, size_error};
 use crate::artifact::valid_repository;
-use crate::http::body::incoming;
+use crate::http::body::{Pace, incoming};
 
 impl Ctx {
     pub(super) async fn start_upload(&self, name: &str, body: Body) -> Answer {
-        self.push(name).await?;
+        let principal = self.push(name).await?;
         if let (Some(mount), Some(from)) = (self.query.get("mount"), self.query.get("from")) {
             let digest = parse_digest(mount)?;
             self.state.lease(&digest, 0).await?;
@@ -32,9 +32,14 @@ impl Ctx {
         }
         if let Some(digest) = self.query.get("digest") {
             let digest = parse_digest(digest)?;
-            let _slot = self.state.uploads.take()?;
-            let bytes = incoming(body, &self.headers, self.state.config.max_upload_bytes)
-                .map_err(size_error)?;
+            let _slot = self.state.uploads.take(&principal)?;
+            let bytes = incoming(
+                body,
+                &self.headers,
+                self.state.config.max_upload_bytes,
+                Pace::of(&self.state.config),
+            )
+            .map_err(size_error)?;
             self.state
                 .store_stream(bytes, &digest)
                 .await
@@ -95,6 +100,7 @@ impl Ctx {
             body,
             &self.headers,
             self.state.config.max_upload_bytes.saturating_sub(size),
+            Pace::of(&self.state.config),
         )
         .map_err(size_error)?;
         let size = self
@@ -115,9 +121,9 @@ impl Ctx {
     }
 
     pub(super) async fn patch_upload(&self, name: &str, id: &str, body: Body) -> Answer {
-        self.push(name).await?;
+        let principal = self.push(name).await?;
         let size = self.upload(name, id).await?;
-        let _slot = self.state.uploads.take()?;
+        let _slot = self.state.uploads.take(&principal)?;
         match self.append(id, body, size).await {
             Ok(size) => Ok(upload_answer(StatusCode::ACCEPTED, name, id, size)),
             Err(Denied::Error(e)) if e.status == StatusCode::RANGE_NOT_SATISFIABLE => {
@@ -136,10 +142,10 @@ impl Ctx {
     }
 
     pub(super) async fn finish_upload(&self, name: &str, id: &str, body: Body) -> Answer {
-        self.push(name).await?;
+        let principal = self.push(name).await?;
         let size = self.upload(name, id).await?;
         // Held through the last chunk and the hashing of the whole.
-        let _slot = self.state.uploads.take()?;
+        let _slot = self.state.uploads.take(&principal)?;
         let digest = parse_digest(self.query.get("digest").ok_or_else(|| {
             oci(
                 StatusCode::BAD_REQUEST,
