@@ -17,6 +17,10 @@
 //! every handler and service shares), [`keys`], [`cache`], [`metrics`], [`private`]
 //! (file modes) and [`views`] (the JSON shapes).
 //!
+//! Programs that embed the registry use [`Server`] (and its [`Publisher`], which
+//! publishes as the admin: `wharf up`) and [`service::fsck::check`] (`wharf fsck`),
+//! never the state's database or blob store.
+//!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! let config = wharf_registry::Config::new("./.wharf");
@@ -48,7 +52,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use http::app;
-pub use server::Server;
+pub use server::{Publisher, Server};
 pub use state::AppState;
 
 /// How a registry runs. Every field has a zero-setup default under `data_dir`.

@@ -84,6 +84,27 @@ async fn serve_connections(
     while connections.join_next().await.is_some() {}
 }
 
+/// Publishes into a registry as its configured admin, from the process that runs it
+/// (`wharf up` seeds its registry so): the rules of every publish, without HTTP.
+#[derive(Clone)]
+pub struct Publisher {
+    state: AppState,
+}
+
+impl Publisher {
+    /// Publishes `bytes` (a component or binary WIT package) as `name@version`; what
+    /// the JSON API's publish answers, or why it refused (`VERSION_EXISTS`, ...).
+    pub async fn publish(
+        &self,
+        name: &wharf_types::PackageName,
+        version: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<crate::views::Published, crate::service::ServiceError> {
+        let admin = crate::service::access::Principal::admin();
+        self.state.publish(&admin, name, version, bytes, None).await
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     listener: tokio::net::TcpListener,
@@ -128,6 +149,14 @@ impl Server {
     /// The state the server will serve.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// A handle that publishes into this registry as its admin, before and while it
+    /// serves.
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            state: self.state.clone(),
+        }
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.

@@ -163,12 +163,7 @@ impl FsckArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
         // fsck serves nothing, so it needs no bearer-signing key (and makes none).
-        let state = wharf_registry::AppState::open_offline(self.store.config()).await?;
-        let report = state
-            .fsck()
-            .await
-            .map_err(|e| anyhow::anyhow!("fsck failed: {}", e.message))?;
-        state.db.close().await;
+        let report = wharf_registry::service::fsck::check(self.store.config()).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
