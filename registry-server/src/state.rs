@@ -1,5 +1,7 @@
 //! The shared state every handler and service holds: the configuration, the database,
-//! the blob store, the caches and the limits; how a registry opens them.
+//! the blob store, the caches and the limits; how a registry opens them. Routes hold
+//! it only to call the services on it (`impl AppState` blocks in `service`): the
+//! database and the blob store are the services' to use, never `http`'s.
 
 use std::sync::Arc;
 

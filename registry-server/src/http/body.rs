@@ -15,7 +15,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::time::Instant;
 
 use crate::http::error::ApiError;
-use crate::storage::{BodyError, Incoming};
+use crate::service::uploads::{BodyError, Incoming};
 
 /// How fast a body must arrive (`Config::body_timeout`, `Config::min_body_rate`): no
 /// silence longer than `timeout`, and, once `timeout` has passed, on average at least

@@ -7,9 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::repo::DbError;
+use crate::service::uploads::BodyError;
 use crate::service::{ErrorKind, ServiceError};
-use crate::storage::{BodyError, StorageError};
 
 /// An error answer.
 #[derive(Debug)]
@@ -79,6 +78,7 @@ fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Denied => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
@@ -96,18 +96,6 @@ impl From<ServiceError> for ApiError {
             message: e.message,
             detail: e.detail,
         }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(err: StorageError) -> Self {
-        ServiceError::from(err).into()
     }
 }
 

@@ -20,6 +20,9 @@ pub enum ErrorKind {
     NotFound,
     /// It conflicts with what exists (a version taken, an owner already there).
     Conflict,
+    /// The operation is never allowed on what it names (deleting a package version's
+    /// manifest).
+    Unsupported,
     /// The body is larger than the limit.
     TooLarge,
     /// Well-formed, but refused by a rule on its content (a semver break).

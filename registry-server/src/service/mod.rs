@@ -6,14 +6,18 @@
 //! [`access`] holds the one owner/admin rule every path calls; `publish` what may be
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
 //! `manifests`); `packages` what the registry says about packages; [`browse`] the
-//! read side people browse; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the rest.
+//! read side people browse; [`manifests`] and [`blobs`] the rest of the OCI view;
+//! `owners` who owns a namespace; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the
+//! rest.
 
 pub mod access;
+pub mod blobs;
 pub mod browse;
 mod error;
 pub mod fsck;
 pub mod gc;
-mod manifests;
+pub mod manifests;
+mod owners;
 mod packages;
 mod publish;
 pub mod tokens;
@@ -41,6 +45,16 @@ pub fn check_user(user: &str) -> Result<(), ServiceError> {
             format!("`{user}` is not a user name: lowercase letters, digits, `-`, `_`, `.`"),
         ))
     }
+}
+
+/// A namespace's name checked, or `400 NAME_INVALID`.
+pub fn namespace_name(namespace: &str) -> Result<(), ServiceError> {
+    wharf_types::check_part(namespace).map_err(|reason| {
+        ServiceError::bad_request(
+            "NAME_INVALID",
+            format!("invalid namespace `{namespace}`: {reason}"),
+        )
+    })
 }
 
 /// `namespace:name` checked, or `400 NAME_INVALID`.

@@ -20,7 +20,7 @@ use wharf_types::Digest;
 use crate::AppState;
 use crate::service::access::Principal;
 use crate::service::{ErrorKind, ServiceError};
-use crate::storage::Incoming;
+pub use crate::storage::{BodyError, Incoming};
 
 /// Bodies received at once, by default: with the default `max_upload` of 64 MiB, the
 /// bodies read whole (publishes) hold at most 512 MiB between them.
@@ -176,5 +176,117 @@ impl AppState {
             ));
         }
         Ok(size)
+    }
+}
+
+/// `404 BLOB_UPLOAD_UNKNOWN` for upload `id` in `repository`.
+fn unknown_upload(repository: &str, id: &str) -> ServiceError {
+    ServiceError::not_found(
+        "BLOB_UPLOAD_UNKNOWN",
+        format!("there is no upload `{id}` in {repository}"),
+    )
+}
+
+/// `404 BLOB_UPLOAD_UNKNOWN` for an upload that went while it was written to.
+fn upload_gone() -> ServiceError {
+    ServiceError::not_found("BLOB_UPLOAD_UNKNOWN", "the upload is gone")
+}
+
+/// OCI blob uploads into a repository, for callers who may push there (the route
+/// asked [`AppState::authorize`] first).
+impl AppState {
+    /// Mounts `digest` from repository `from` into `repository` when `caller` may read
+    /// it there and it is stored; whether it was (if not, the client uploads it).
+    pub async fn mount_blob(
+        &self,
+        caller: Option<&Principal>,
+        repository: &str,
+        from: &str,
+        digest: &Digest,
+    ) -> Result<bool, ServiceError> {
+        self.lease(digest, 0).await?;
+        let mountable = crate::artifact::valid_repository(from)
+            && self.db.blob_linked(from, &digest.to_string()).await?
+            && self.blobs.size(digest).await?.is_some()
+            && self.may_read(caller);
+        if mountable {
+            self.link_blob(repository, digest).await?;
+        }
+        Ok(mountable)
+    }
+
+    /// Stores a blob pushed whole (`POST ?digest=`) as it arrives, and links it to
+    /// `repository`.
+    pub async fn push_blob(
+        &self,
+        repository: &str,
+        data: Incoming,
+        digest: &Digest,
+    ) -> Result<(), ServiceError> {
+        self.store_stream(data, digest).await?;
+        self.link_blob(repository, digest).await
+    }
+
+    async fn link_blob(&self, repository: &str, digest: &Digest) -> Result<(), ServiceError> {
+        Ok(self
+            .db
+            .link_blob(repository, &digest.to_string(), crate::now_ms())
+            .await?)
+    }
+
+    /// Opens an upload session in `repository`; its id.
+    pub async fn start_upload(&self, repository: &str) -> Result<String, ServiceError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.blobs.upload_start(&id).await?;
+        self.db
+            .create_upload(&id, repository, crate::now_ms())
+            .await?;
+        Ok(id)
+    }
+
+    /// How many bytes upload `id` holds, when it is one of `repository`'s; else
+    /// `404 BLOB_UPLOAD_UNKNOWN`.
+    pub async fn upload_size(&self, repository: &str, id: &str) -> Result<u64, ServiceError> {
+        match self.db.upload(id).await? {
+            Some(owner) if owner == repository => {}
+            _ => return Err(unknown_upload(repository, id)),
+        }
+        self.blobs
+            .upload_size(id)
+            .await?
+            .ok_or_else(|| unknown_upload(repository, id))
+    }
+
+    /// Appends a chunk to upload `id` as it arrives; the upload's size after it.
+    pub async fn append_upload(&self, id: &str, data: Incoming) -> Result<u64, ServiceError> {
+        let size = self
+            .blobs
+            .upload_append(id, data)
+            .await?
+            .ok_or_else(upload_gone)?;
+        self.db.touch_upload(id, crate::now_ms()).await?;
+        Ok(size)
+    }
+
+    /// Ends upload `id`: its bytes become blob `digest` (refused when they hash to
+    /// another) of `repository`, and the session is gone either way.
+    pub async fn finish_upload(
+        &self,
+        repository: &str,
+        id: &str,
+        digest: &Digest,
+    ) -> Result<(), ServiceError> {
+        self.lease(digest, 0).await?;
+        let result = self.blobs.upload_finish(id, digest).await;
+        self.db.delete_upload(id).await?;
+        result?.ok_or_else(upload_gone)?;
+        self.link_blob(repository, digest).await
+    }
+
+    /// Abandons upload `id` and what it holds.
+    pub async fn cancel_upload(&self, id: &str) -> Result<(), ServiceError> {
+        self.blobs.upload_cancel(id).await?;
+        self.db.delete_upload(id).await?;
+        Ok(())
     }
 }
