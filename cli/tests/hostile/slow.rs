@@ -85,7 +85,7 @@ fn trickler(
 
 /// Where trickler `i` of `user` sends its body: an OCI blob push or a publish.
 fn target(user: &str, i: usize) -> String {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!(
             "/v2/{user}/slow/blobs/uploads/?digest={}",
             sha256(format!("{user} {i}").as_bytes())
