@@ -40,6 +40,22 @@ fn probe(bytes: &[u8]) -> (Body, Arc<AtomicBool>) {
     (Body::from_stream(stream), read)
 }
 
+/// Checks that `reply` is `429 TOOMANYREQUESTS` (retry after a second) naming the
+/// limit `limit` of `value` in its message and detail.
+fn busy(reply: &common::Reply, limit: &str, value: u64) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "TOOMANYREQUESTS");
+    let named = format!("`{limit}`");
+    assert!(reply.message().contains(&named), "{}", reply.message());
+    assert_eq!(reply.header("retry-after"), "1");
+    assert_eq!(reply.json()["errors"][0]["detail"][limit], value);
+}
+
 /// `method uri` with `token` and `body`, as is.
 fn request(method: Method, uri: &str, token: &str, body: Body) -> Request<Body> {
     Request::builder()
@@ -159,20 +175,7 @@ async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Ba
             Body::from(&small[..]),
         ))
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{:?}",
-        refused.body
-    );
-    assert_eq!(refused.code(), "TOOMANYREQUESTS");
-    assert!(
-        refused.message().contains("`max_uploads`"),
-        "{}",
-        refused.message()
-    );
-    assert_eq!(refused.header("retry-after"), "1");
-    assert_eq!(refused.json()["errors"][0]["detail"]["max_uploads"], 1);
+    busy(&refused, "max_uploads", 1);
     let publish = app
         .publish(
             ADMIN,
@@ -452,37 +455,14 @@ async fn one_users_bodies_hold_at_most_their_share_of_the_slots(backend: Backend
     until_in_use(&app, 2).await;
     // ...so her third is refused, naming the share, with slots still free...
     let third = app.send(push(&alice, 2, Body::from("third"))).await;
-    assert_eq!(
-        third.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{:?}",
-        third.body
-    );
-    assert_eq!(third.code(), "TOOMANYREQUESTS");
-    assert!(
-        third.message().contains("`max_uploads_per_user`"),
-        "{}",
-        third.message()
-    );
-    assert_eq!(
-        third.json()["errors"][0]["detail"]["max_uploads_per_user"],
-        2
-    );
+    busy(&third, "max_uploads_per_user", 2);
     assert_eq!(
         app.state.uploads.in_use(),
         2,
         "the refused body kept a slot"
     );
     // ...and another user publishes.
-    let published = app
-        .publish(&bob, "bob:app", "1.0.0", &common::unique_component("bob"))
-        .await;
-    assert_eq!(
-        published.status,
-        StatusCode::CREATED,
-        "{:?}",
-        published.body
-    );
+    publishes(&app, &bob, "bob:app").await;
     for task in stalled {
         task.abort();
     }
@@ -549,18 +529,17 @@ async fn a_body_behind_its_pace_is_refused_with_408_and_frees_its_slot(backend: 
         .get(&format!("/v2/acme/slow/blobs/{}", Digest::of(b"slow")))
         .await;
     assert_eq!(blob.status, StatusCode::NOT_FOUND);
-    let published = app
-        .publish(
-            ADMIN,
-            "acme:slow",
-            "1.0.0",
-            &common::unique_component("slow"),
-        )
-        .await;
+    publishes(&app, ADMIN, "acme:slow").await;
+}
+
+/// Checks that `token` publishes a first version of `name` at once.
+async fn publishes(app: &TestApp, token: &str, name: &str) {
+    let component = common::unique_component(name);
+    let reply = app.publish(token, name, "1.0.0", &component).await;
     assert_eq!(
-        published.status,
+        reply.status,
         StatusCode::CREATED,
-        "{:?}",
-        published.body
+        "{name}: {:?}",
+        reply.body
     );
 }
