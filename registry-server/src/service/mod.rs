@@ -7,7 +7,7 @@
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
 //! `manifests`); `packages` what the registry says about packages; [`browse`] the
 //! read side people browse; [`manifests`] and [`blobs`] the rest of the OCI view;
-//! `owners` who owns a namespace; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the
+//! [`owners`] who owns a namespace; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the
 //! rest.
 
 pub mod access;
@@ -17,7 +17,7 @@ mod error;
 pub mod fsck;
 pub mod gc;
 pub mod manifests;
-mod owners;
+pub mod owners;
 mod packages;
 mod publish;
 pub mod tokens;

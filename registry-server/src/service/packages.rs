@@ -42,13 +42,7 @@ impl AppState {
         name: &PackageName,
         version: &str,
     ) -> Result<views::VersionDetail, ServiceError> {
-        let Some(row) = self
-            .db
-            .version(name.namespace(), name.name(), version)
-            .await?
-        else {
-            return Err(self.missing_version(name, version).await);
-        };
+        let row = self.existing_version(name, version).await?;
         let package = self
             .db
             .package(name.namespace(), name.name())
@@ -119,14 +113,24 @@ impl AppState {
         name: &PackageName,
         version: &str,
     ) -> Result<Digest, ServiceError> {
-        let Some(row) = self
+        let row = self.existing_version(name, version).await?;
+        row.digest.parse().map_err(ServiceError::internal)
+    }
+
+    /// A version's row, or why there is none ([`AppState::missing_version`]).
+    async fn existing_version(
+        &self,
+        name: &PackageName,
+        version: &str,
+    ) -> Result<VersionRow, ServiceError> {
+        match self
             .db
             .version(name.namespace(), name.name(), version)
             .await?
-        else {
-            return Err(self.missing_version(name, version).await);
-        };
-        row.digest.parse().map_err(ServiceError::internal)
+        {
+            Some(row) => Ok(row),
+            None => Err(self.missing_version(name, version).await),
+        }
     }
 
     /// Versions of a package, highest first; yanked ones only when asked.

@@ -9,6 +9,7 @@ use super::ErrorBody;
 use crate::AppState;
 use crate::http::auth::{Caller, Reader};
 use crate::http::error::ApiError;
+use crate::service::owners::OwnerChange;
 use crate::views;
 
 /// A namespace's owners and packages.
@@ -31,7 +32,9 @@ pub(super) async fn add_owner(
     Path((namespace, owner)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let principal = caller.required()?;
-    state.add_owner(&principal, &namespace, &owner).await?;
+    state
+        .change_owner(&principal, &namespace, &owner, OwnerChange::Add)
+        .await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -44,6 +47,8 @@ pub(super) async fn remove_owner(
     Path((namespace, owner)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let principal = caller.required()?;
-    state.remove_owner(&principal, &namespace, &owner).await?;
+    state
+        .change_owner(&principal, &namespace, &owner, OwnerChange::Remove)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
