@@ -5,10 +5,11 @@
 //!
 //! [`access`] holds the one owner/admin rule every path calls; `publish` what may be
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
-//! `manifests`); `packages` what the registry says about packages; [`browse`] the
-//! read side people browse; [`manifests`] and [`blobs`] the rest of the OCI view;
-//! [`owners`] who owns a namespace; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the
-//! rest.
+//! [`manifests`], which also finds, lists and deletes manifests); `packages` what the
+//! registry says about packages; [`browse`] the read side people browse; [`blobs`]
+//! which blobs are served and their bytes; [`uploads`] receiving them (slots, leases,
+//! upload sessions); [`owners`] who owns a namespace; [`tokens`], [`gc`] and [`fsck`]
+//! the rest. The routes reach the database and the blob store only through these.
 
 pub mod access;
 pub mod blobs;

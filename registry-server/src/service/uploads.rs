@@ -1,6 +1,8 @@
 //! Receiving blobs: the slots that bound how many request bodies are received at
-//! once, and the lease-then-store protocol every writer of a blob follows (see
-//! [`crate::service::gc`] for why it makes collection safe).
+//! once, the lease-then-store protocol every writer of a blob follows (see
+//! [`crate::service::gc`] for why it makes collection safe), and OCI blob uploads
+//! (mounts, monolithic pushes, and upload sessions: which repository each belongs
+//! to, their chunks, how they end).
 //!
 //! Routes check who may write before they take a slot, and take a slot before they
 //! read a byte: a caller who may not publish (anonymous callers included) costs no
