@@ -61,6 +61,7 @@ pub async fn search(
             query.q.trim(),
             Some(query.kind.as_str()),
             Some(query.implements.trim()),
+            None,
             page,
             PER_PAGE,
         )
