@@ -26,6 +26,16 @@ const EXAMPLE: [&str; 5] = [
     "flate",
 ];
 
+/// The host-probe guest composed as a deployable's root, everything it imports allowed.
+const PROBE: &str = r#"
+    [deployable]
+    name = "acme:probe"
+    version = "1.0.0"
+    root = { package = "wharf:host-probe", version = "*" }
+    [host]
+    allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/*", "wasi:filesystem/*", "wasi:sockets/*"]
+"#;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -352,18 +362,7 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
 
     // Composed as a deployable, its provenance names the manifest key.
     registry(dir.path(), &["host-probe"]);
-    std::fs::write(
-        dir.path().join("wharf.toml"),
-        r#"
-        [deployable]
-        name = "acme:probe"
-        version = "1.0.0"
-        root = { package = "wharf:host-probe", version = "*" }
-        [host]
-        allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/*", "wasi:filesystem/*", "wasi:sockets/*"]
-        "#,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("wharf.toml"), PROBE).unwrap();
     succeeded(&compose(dir.path(), "probe.wasm", &[]));
     let refused = wharf(dir.path(), &["bundle", "--target", "workers", "probe.wasm"]);
     assert_eq!(refused.status.code(), Some(1));
@@ -414,18 +413,7 @@ fn the_registry_says_where_a_deployable_runs_as_the_composer_does() {
     std::fs::copy(&example, dir.path().join("wharf.toml")).unwrap();
     succeeded(&compose(dir.path(), "edge.wasm", &[]));
     std::fs::create_dir(dir.path().join("probe")).unwrap();
-    std::fs::write(
-        dir.path().join("probe/wharf.toml"),
-        r#"
-        [deployable]
-        name = "acme:probe"
-        version = "1.0.0"
-        root = { package = "wharf:host-probe", version = "*" }
-        [host]
-        allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/*", "wasi:filesystem/*", "wasi:sockets/*"]
-        "#,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("probe/wharf.toml"), PROBE).unwrap();
     let probe = ["-m", "probe/wharf.toml"];
     succeeded(&compose(dir.path(), "probe.wasm", &probe));
     let schema = wharf_bundled::component("json-schema").unwrap().bytes;
