@@ -103,6 +103,17 @@ await check('the filters keep components implementing an interface', async () =>
   assert.deepEqual(names.sort(), ['mallory:scripted', 'wharf:brotli', 'wharf:flate']);
 });
 
+await check('the runs-on filter keeps what a Worker can run', async () => {
+  const page = await open(noScript, '/search');
+  await page.selectOption('form.filters select[name=runs_on]', 'workers');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForURL(/runs_on=workers/);
+  assert.deepEqual(await texts(page.locator('ul.packages a.name')), ['wharf:edge']);
+  assert.match(await page.locator('p.count').innerText(), /that run on Cloudflare Workers/);
+  const proxy = await open(noScript, '/search?runs_on=proxy');
+  assert.deepEqual((await texts(proxy.locator('ul.packages a.name'))).sort(), ['acme:host-probe', 'wharf:edge']);
+});
+
 await check('the package page of wharf:compression lists flate and brotli as implementors', async () => {
   const page = await open(desktop, '/packages/wharf/compression');
   assert.equal(await page.title(), 'wharf:compression@2.0.0 · Wharf');
