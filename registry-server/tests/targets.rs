@@ -273,6 +273,29 @@ async fn search_finds_what_runs_on_a_target_and_refuses_an_unknown_one(backend: 
         Vec::<String>::new()
     );
 
+    // The OpenAPI document says so too.
+    let openapi = app.get("/api/v1/openapi.json").await.json();
+    let params = &openapi["paths"]["/api/v1/packages"]["get"]["parameters"];
+    assert!(
+        params
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "runs_on"),
+        "{params}"
+    );
+    let fit = &openapi["components"]["schemas"]["TargetFit"]["properties"];
+    for field in [
+        "name",
+        "title",
+        "hosts",
+        "runs",
+        "missing_export",
+        "imports_in_the_way",
+    ] {
+        assert!(fit.get(field).is_some(), "{field}: {fit}");
+    }
+
     let unknown = app.get("/api/v1/packages?runs_on=lambda").await;
     assert_eq!(
         (unknown.status, unknown.code()),
