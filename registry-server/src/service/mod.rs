@@ -6,7 +6,8 @@
 //! [`access`] holds the one owner/admin rule every path calls; `publish` what may be
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
 //! `manifests`); `packages` what the registry says about packages; [`browse`] the
-//! read side people browse; [`tokens`], [`uploads`], [`gc`] and [`fsck`] the rest.
+//! read side people browse; `targets` which hosts can run a component; [`tokens`],
+//! [`uploads`], [`gc`] and [`fsck`] the rest.
 
 pub mod access;
 pub mod browse;
@@ -16,12 +17,14 @@ pub mod gc;
 mod manifests;
 mod packages;
 mod publish;
+mod targets;
 pub mod tokens;
 pub mod uploads;
 
 pub use error::{ErrorKind, ServiceError};
 pub use packages::{item_view, requirement};
 pub use publish::{MAX_VERSION_CHARS, same_track, version};
+pub use targets::runs_on;
 
 use wharf_types::PackageName;
 
