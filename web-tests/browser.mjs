@@ -103,6 +103,17 @@ await check('the filters keep components implementing an interface', async () =>
   assert.deepEqual(names.sort(), ['mallory:scripted', 'wharf:brotli', 'wharf:flate']);
 });
 
+await check('the runs-on filter keeps what a Worker can run', async () => {
+  const page = await open(noScript, '/search');
+  await page.selectOption('form.filters select[name=runs_on]', 'workers');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForURL(/runs_on=workers/);
+  assert.deepEqual(await texts(page.locator('ul.packages a.name')), ['wharf:edge']);
+  assert.match(await page.locator('p.count').innerText(), /that run on Cloudflare Workers/);
+  const proxy = await open(noScript, '/search?runs_on=proxy');
+  assert.deepEqual((await texts(proxy.locator('ul.packages a.name'))).sort(), ['acme:host-probe', 'wharf:edge']);
+});
+
 await check('the package page of wharf:compression lists flate and brotli as implementors', async () => {
   const page = await open(desktop, '/packages/wharf/compression');
   assert.equal(await page.title(), 'wharf:compression@2.0.0 · Wharf');
@@ -181,6 +192,27 @@ await check('the deployable page draws the composition graph', async () => {
   await page.waitForURL(/\/packages\/wharf\/flate\/1\.1\.0$/);
 });
 
+await check('a version page says which targets run it, and what is in the way', async () => {
+  const page = await open(desktop, '/packages/wharf/edge');
+  const runs = await page.locator('#targets li.runs').evaluateAll((ls) => ls.map((l) => l.dataset.target));
+  assert.deepEqual(runs.sort(), ['jco', 'proxy', 'workers']);
+  const command = page.locator('#targets li.refused[data-target=command]');
+  assert.match(await command.innerText(), /It does not export wasi:cli\/run@0\.2\.x/);
+  // The host-probe guest: sockets and a filesystem, which a Worker does not have.
+  const probe = await open(desktop, '/packages/acme/host-probe');
+  assert.deepEqual(
+    await probe.locator('#targets li.runs').evaluateAll((ls) => ls.map((l) => l.dataset.target).sort()),
+    ['jco', 'proxy'],
+  );
+  const workers = probe.locator('#targets li.refused[data-target=workers]');
+  const inTheWay = await texts(workers.locator('ul.in-the-way code'));
+  for (const i of ['wasi:sockets/tcp@0.2.6', 'wasi:filesystem/preopens@0.2.6', 'wasi:http/outgoing-handler@0.2.12']) {
+    assert.ok(inTheWay.includes(i), `in the way: ${inTheWay}`);
+  }
+  assert.ok(!inTheWay.some((i) => i.startsWith('wasi:cli/') || i.startsWith('wasi:io/')), `in the way: ${inTheWay}`);
+  await probe.locator('#targets').screenshot({ path: join(shots, 'targets.png') });
+});
+
 await check('unknown packages and versions answer a 404 page', async () => {
   const page = await open(desktop, '/packages/wharf/no-such-thing', 404);
   assert.equal(await page.title(), 'Not found · Wharf');
@@ -192,6 +224,7 @@ await check('pages fit a 390px phone without sideways scrolling', async () => {
   const pages = {
     'home-phone.png': '/',
     'package-phone.png': '/packages/wharf/compression',
+    'targets-phone.png': '/packages/acme/host-probe',
     'deployable-phone.png': '/packages/wharf/edge/1.0.0/deployable',
     'diff-phone.png': '/packages/wharf/compression/diff?from=1.0.0&to=2.0.0',
   };

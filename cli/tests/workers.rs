@@ -26,6 +26,16 @@ const EXAMPLE: [&str; 5] = [
     "flate",
 ];
 
+/// The host-probe guest composed as a deployable's root, everything it imports allowed.
+const PROBE: &str = r#"
+    [deployable]
+    name = "acme:probe"
+    version = "1.0.0"
+    root = { package = "wharf:host-probe", version = "*" }
+    [host]
+    allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/*", "wasi:filesystem/*", "wasi:sockets/*"]
+"#;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -352,18 +362,7 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
 
     // Composed as a deployable, its provenance names the manifest key.
     registry(dir.path(), &["host-probe"]);
-    std::fs::write(
-        dir.path().join("wharf.toml"),
-        r#"
-        [deployable]
-        name = "acme:probe"
-        version = "1.0.0"
-        root = { package = "wharf:host-probe", version = "*" }
-        [host]
-        allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:http/*", "wasi:filesystem/*", "wasi:sockets/*"]
-        "#,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("wharf.toml"), PROBE).unwrap();
     succeeded(&compose(dir.path(), "probe.wasm", &[]));
     let refused = wharf(dir.path(), &["bundle", "--target", "workers", "probe.wasm"]);
     assert_eq!(refused.status.code(), Some(1));
@@ -391,6 +390,106 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );
+    // A target that runs a deployable as it is has no bundle.
+    let proxy = wharf(dir.path(), &["bundle", "--target", "proxy", "probe.wasm"]);
+    assert_eq!(proxy.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&proxy.stderr).contains("run a deployable as it is"),
+        "{}",
+        String::from_utf8_lossy(&proxy.stderr)
+    );
+}
+
+/// The registry's `targets` for what `wharf compose` made, through the real server
+/// and CLI: `wharf search --runs-on`, `wharf info`, and for every target, the
+/// composer's `--target` agrees with the registry.
+#[test]
+fn the_registry_says_where_a_deployable_runs_as_the_composer_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = common::serve(data.path());
+    registry(dir.path(), &[&EXAMPLE[..], &["host-probe"]].concat());
+    let example = root().join("examples/gateway/wharf.toml");
+    std::fs::copy(&example, dir.path().join("wharf.toml")).unwrap();
+    succeeded(&compose(dir.path(), "edge.wasm", &[]));
+    std::fs::create_dir(dir.path().join("probe")).unwrap();
+    std::fs::write(dir.path().join("probe/wharf.toml"), PROBE).unwrap();
+    let probe = ["-m", "probe/wharf.toml"];
+    succeeded(&compose(dir.path(), "probe.wasm", &probe));
+    let schema = wharf_bundled::component("json-schema").unwrap().bytes;
+    std::fs::write(dir.path().join("json-schema.wasm"), schema).unwrap();
+    let admin = Some("admin-secret-for-tests");
+    let cli = |args: &[&str]| common::wharf(dir.path(), &server, admin, args);
+    for (file, package) in [
+        ("edge.wasm", "acme:edge@1.0.0"),
+        ("probe.wasm", "acme:probe@1.0.0"),
+        ("json-schema.wasm", "acme:json-schema@1.0.0"),
+    ] {
+        succeeded(&cli(&["publish", file, "--package", package]));
+    }
+
+    let found = |target: &str| -> Vec<String> {
+        let found = common::json(&cli(&["search", "--runs-on", target, "--json"]));
+        let mut names: Vec<String> = (found["packages"].as_array().unwrap().iter())
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(found("workers"), ["acme:edge"]);
+    assert_eq!(found("proxy"), ["acme:edge", "acme:probe"]);
+    let text = cli(&["search", "--runs-on", "workers"]);
+    let listed = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        listed.contains("acme:edge") && !listed.contains("acme:probe"),
+        "{listed}"
+    );
+    let unknown = cli(&["search", "--runs-on", "lambda"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let message = common::stderr(&unknown);
+    assert!(message.contains("TARGET_UNKNOWN"), "{message}");
+    assert!(
+        message.contains("proxy, command, workers, jco"),
+        "{message}"
+    );
+
+    // `wharf info` says why a Worker cannot run the probe, naming the plug.
+    let info = cli(&["info", "acme:probe"]);
+    succeeded(&info);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("  workers  no    Cloudflare Workers"),
+        "{info}"
+    );
+    assert!(
+        info.contains("it imports wasi:sockets/tcp@0.2.6 (imported by deployable.root)"),
+        "{info}"
+    );
+    assert!(
+        info.contains("  proxy    runs  wasi:http/proxy hosts"),
+        "{info}"
+    );
+
+    // The composer's `--target` and the registry never disagree.
+    for (name, manifest) in [("acme:edge", &[][..]), ("acme:probe", &probe[..])] {
+        let info = common::json(&cli(&["info", name, "--json"]));
+        let targets = info["version"]["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 4, "{info}");
+        for t in targets {
+            let target = t["name"].as_str().unwrap();
+            let checked = compose(
+                dir.path(),
+                "checked.wasm",
+                &[manifest, &["--target", target]].concat(),
+            );
+            assert_eq!(
+                checked.status.success(),
+                t["runs"] == true,
+                "{name} on {target}: the registry says {t}, the composer {}",
+                String::from_utf8_lossy(&checked.stderr)
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,9 @@
 //! Targets: the world a host offers a deployable, described as data, and the check that
-//! a deployable asks for nothing more.
+//! a deployable asks for nothing more. [`TARGETS`] holds every one (`wasi:http/proxy`
+//! hosts, `wasi:cli/command` runners, Cloudflare Workers, jco in Node.js); `wharf
+//! compose --target`, `wharf bundle` and the registry's `targets` all decide through
+//! [`Target::refusal`], on the names of a component's imports and exports, so they
+//! cannot disagree (docs/targets.md).
 //!
 //! A target lists the imports it serves as `[host] allow` patterns (the same
 //! [`HostPattern`]s and the same [`DeniedImport`]s that `wharf compose` refuses with),
@@ -35,10 +39,12 @@ use crate::provenance::provenance;
 /// A host a deployable can be made to run on.
 #[derive(Debug, Clone, Copy)]
 pub struct Target {
-    /// The name `--target` takes, e.g. `workers`.
+    /// The name `--target` and `--runs-on` take, e.g. `workers`.
     pub name: &'static str,
     /// What it is, for messages, e.g. `Cloudflare Workers`.
     pub title: &'static str,
+    /// The hosts (or tools) that offer this world, e.g. `wasmtime serve`.
+    pub hosts: &'static [&'static str],
     /// The imports it serves, as `[host] allow` patterns.
     pub serves: &'static [&'static str],
     /// The WASI version line its implementation follows: an import of a served
@@ -50,11 +56,66 @@ pub struct Target {
     pub refuses: &'static str,
 }
 
+/// Every stable WASI 0.2 interface outside `wasi:http`: what `wasmtime run`, Spin,
+/// Wharf's host and jco's preview2-shim link (whether a call is then granted is the
+/// host's configuration, not the component's world).
+macro_rules! wasi_0_2 {
+    ($($more:literal),*) => {
+        &[
+            "wasi:cli/*",
+            "wasi:clocks/monotonic-clock",
+            "wasi:clocks/wall-clock",
+            "wasi:filesystem/*",
+            "wasi:io/*",
+            "wasi:random/*",
+            "wasi:sockets/*",
+            $($more),*
+        ]
+    };
+}
+
+/// What a host that serves `wasi:http/proxy` links: all of WASI 0.2, with outbound HTTP.
+const WASI_HTTP_HOST: &[&str] = wasi_0_2!("wasi:http/types", "wasi:http/outgoing-handler");
+
+/// `wasi:http/proxy` hosts: Wharf's host, `wasmtime serve -Scli`, Spin's HTTP trigger.
+/// Each links the whole of WASI 0.2 beside `wasi:http`, not only the proxy world's
+/// imports: configuration through `wasi:cli/environment` (which the example gateway
+/// reads) works on all three. (Without `-Scli`, `wasmtime serve` links the proxy
+/// world alone, and refuses the example gateway for its environment.)
+pub const PROXY: Target = Target {
+    name: "proxy",
+    title: "wasi:http/proxy hosts",
+    hosts: &[
+        "Wharf's host (wharf run --http, wharf up)",
+        "wasmtime serve -Scli",
+        "Spin (HTTP trigger)",
+    ],
+    serves: WASI_HTTP_HOST,
+    wasi_line: "0.2",
+    calls: "wasi:http/incoming-handler",
+    refuses: "these hosts link WASI 0.2 and wasi:http, and nothing else",
+};
+
+/// `wasi:cli/command` runners: `wasmtime run`, `jco run`.
+pub const COMMAND: Target = Target {
+    name: "command",
+    title: "wasi:cli/command runners",
+    hosts: &["wasmtime run", "jco run (Node.js)"],
+    serves: wasi_0_2!(),
+    wasi_line: "0.2",
+    calls: "wasi:cli/run",
+    refuses: "a command runner links the wasi:cli/command world: WASI 0.2 without wasi:http",
+};
+
 /// Cloudflare Workers (and workerd) through Wharf's bundle: `workers/wasi.js`
 /// implements exactly these interfaces over what a Worker has.
 pub const WORKERS: Target = Target {
     name: "workers",
     title: "Cloudflare Workers",
+    hosts: &[
+        "Cloudflare Workers",
+        "workerd (wharf bundle --target workers)",
+    ],
     serves: &[
         "wasi:io/error",
         "wasi:io/poll",
@@ -81,12 +142,45 @@ pub const WORKERS: Target = Target {
     refuses: "a Worker has no filesystem or sockets, and the bundle makes no outbound HTTP requests",
 };
 
+/// jco in Node.js: `jco serve` (the component transpiled to JavaScript, its imports
+/// from `@bytecodealliance/preview2-shim`, which implements all of WASI 0.2 on Node's
+/// APIs). A command runs under `jco run`, a `wasi:cli/command` runner ([`COMMAND`]).
+pub const JCO: Target = Target {
+    name: "jco",
+    title: "jco in Node.js",
+    hosts: &["jco serve (Node.js)"],
+    serves: WASI_HTTP_HOST,
+    wasi_line: "0.2",
+    calls: "wasi:http/incoming-handler",
+    refuses: "preview2-shim implements WASI 0.2 and wasi:http, and nothing else",
+};
+
 /// Every target, by name.
-pub const TARGETS: &[Target] = &[WORKERS];
+pub const TARGETS: &[Target] = &[PROXY, COMMAND, WORKERS, JCO];
 
 /// The target `--target name` means.
 pub fn target(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
+}
+
+/// The names of every target, for a message listing them: `proxy, command, ...`.
+pub fn names() -> String {
+    TARGETS
+        .iter()
+        .map(|t| t.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a component's world does not fit a target, decided from the names of its
+/// imports and exports alone (as the registry stores them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Refusal {
+    /// The export the target calls, when the component lacks it:
+    /// `wasi:http/incoming-handler@0.2.x`.
+    pub missing_export: Option<String>,
+    /// The imports the target does not serve, in the component's order.
+    pub unserved: Vec<String>,
 }
 
 /// Why a deployable cannot run on a target.
@@ -142,44 +236,48 @@ impl Target {
             .is_none_or(|(_, v)| v.starts_with(&line))
     }
 
+    /// Whether a component that imports and exports these names runs here; the
+    /// reasons when it does not. Every check of a target comes down to this.
+    pub fn refusal(
+        &self,
+        imports: &[impl AsRef<str>],
+        exports: &[impl AsRef<str>],
+    ) -> Option<Refusal> {
+        let calls = exports
+            .iter()
+            .map(AsRef::as_ref)
+            .any(|e| e.split_once('@').map_or(e, |(b, _)| b) == self.calls && self.on_line(e));
+        let host = self.host();
+        let refusal = Refusal {
+            missing_export: (!calls).then(|| format!("{}@{}.x", self.calls, self.wasi_line)),
+            unserved: imports
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|i| !(host.allows(i) && self.on_line(i)))
+                .map(str::to_owned)
+                .collect(),
+        };
+        (refusal != Refusal::default()).then_some(refusal)
+    }
+
     /// Checks that `deployable` exports what this target calls and imports only what
     /// it serves; a refusal names each import and, where the deployable's provenance
     /// says, the manifest key of the plug that brought it.
     pub fn check(&self, deployable: &[u8]) -> Result<(), TargetError> {
         let exports = crate::exports(deployable).map_err(TargetError::Decode)?;
-        if !exports.iter().any(|e| {
-            e.split_once('@').map_or(e.as_str(), |(b, _)| b) == self.calls && self.on_line(e)
-        }) {
+        let imports = crate::imports(deployable).map_err(TargetError::Decode)?;
+        let Some(refusal) = self.refusal(&imports[..], &exports[..]) else {
+            return Ok(());
+        };
+        if refusal.missing_export.is_some() {
             return Err(TargetError::NoEntry {
                 title: self.title,
                 calls: self.calls,
                 exports,
             });
         }
-        let host = self.host();
-        let refused: Vec<String> = crate::imports(deployable)
-            .map_err(TargetError::Decode)?
-            .into_iter()
-            .filter(|i| !(host.allows(i) && self.on_line(i)))
-            .collect();
-        if refused.is_empty() {
-            return Ok(());
-        }
-        let importers = importers(deployable).map_err(TargetError::Decode)?;
-        let attributed = importers.is_some();
-        let importers = importers.unwrap_or_default();
-        let base = |name: &str| split_interface(name).map(|(p, i)| format!("{p}/{i}"));
-        let denied = refused
-            .into_iter()
-            .map(|import| DeniedImport {
-                brought_in_by: importers
-                    .iter()
-                    .filter(|(_, imports)| imports.iter().any(|i| base(i) == base(&import)))
-                    .map(|(key, _)| key.clone())
-                    .collect(),
-                import,
-            })
-            .collect();
+        let (denied, attributed) =
+            brought_in_by(deployable, refusal.unserved).map_err(TargetError::Decode)?;
         Err(TargetError::Unserved {
             title: self.title,
             refuses: self.refuses,
@@ -187,6 +285,31 @@ impl Target {
             attributed,
         })
     }
+}
+
+/// Each of `refused` (imports of `deployable`) with the manifest keys of the
+/// constituents that import it, and whether the deployable's provenance named its
+/// constituents (when not, every key list is empty).
+pub fn brought_in_by(
+    deployable: &[u8],
+    refused: Vec<String>,
+) -> anyhow::Result<(Vec<DeniedImport>, bool)> {
+    let importers = importers(deployable)?;
+    let attributed = importers.is_some();
+    let importers = importers.unwrap_or_default();
+    let base = |name: &str| split_interface(name).map(|(p, i)| format!("{p}/{i}"));
+    let denied = refused
+        .into_iter()
+        .map(|import| DeniedImport {
+            brought_in_by: importers
+                .iter()
+                .filter(|(_, imports)| imports.iter().any(|i| base(i) == base(&import)))
+                .map(|(key, _)| key.clone())
+                .collect(),
+            import,
+        })
+        .collect();
+    Ok((denied, attributed))
 }
 
 /// The imports of each constituent the deployable's provenance lists, by manifest
@@ -293,6 +416,87 @@ mod tests {
     #[test]
     fn the_example_gateway_runs_on_workers() {
         WORKERS.check(&example()).unwrap();
+    }
+
+    #[test]
+    fn the_example_gateway_runs_on_every_http_target_and_is_no_command() {
+        let example = example();
+        for target in [PROXY, WORKERS, JCO] {
+            target.check(&example).unwrap();
+        }
+        let refused = COMMAND.check(&example).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                TargetError::NoEntry {
+                    calls: "wasi:cli/run",
+                    ..
+                }
+            ),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_plug_alone_runs_on_no_target_for_want_of_the_export() {
+        let schema = wharf_bundled::component("json-schema").unwrap().bytes;
+        for target in TARGETS {
+            let message = target.check(schema).unwrap_err().to_string();
+            assert!(message.contains(target.calls), "{target}: {message}");
+            assert!(
+                message.contains("wharf:schema/validator@1.0.0"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_probe_runs_where_all_of_wasi_is_linked() {
+        let probe = wharf_bundled::component("host-probe").unwrap().bytes;
+        PROXY.check(probe).unwrap();
+        JCO.check(probe).unwrap();
+    }
+
+    #[test]
+    fn a_refusal_from_names_gives_every_reason_and_holds_to_the_wasi_line() {
+        let refusal = PROXY
+            .refusal(
+                &[
+                    "wasi:io/streams@0.2.6",
+                    "wasi:io/streams@0.3.0",
+                    "wasi:keyvalue/store@0.2.0-draft",
+                    "wharf:auth/verifier@1.0.0",
+                ],
+                &["wasi:http/incoming-handler@0.3.0"],
+            )
+            .unwrap();
+        assert_eq!(
+            refusal.missing_export.as_deref(),
+            Some("wasi:http/incoming-handler@0.2.x")
+        );
+        assert_eq!(
+            refusal.unserved,
+            [
+                "wasi:io/streams@0.3.0",
+                "wasi:keyvalue/store@0.2.0-draft",
+                "wharf:auth/verifier@1.0.0"
+            ]
+        );
+        let fits: [&str; 0] = [];
+        assert_eq!(
+            PROXY.refusal(
+                &["wasi:sockets/tcp@0.2.0"],
+                &["wasi:http/incoming-handler@0.2.0"]
+            ),
+            None
+        );
+        assert!(COMMAND.refusal(&fits, &["wasi:cli/run@0.2.6"]).is_none());
+    }
+
+    #[test]
+    fn target_names_are_unique() {
+        let names: std::collections::BTreeSet<_> = TARGETS.iter().map(|t| t.name).collect();
+        assert_eq!(names.len(), TARGETS.len());
     }
 
     #[test]

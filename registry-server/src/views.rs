@@ -141,6 +141,29 @@ pub struct VersionDetail {
     pub exports: Vec<Item>,
     /// The packages it declares a dependency on.
     pub dependencies: Vec<Dependency>,
+    /// For a component, every target and whether it runs there (worked out from its
+    /// imports and exports); empty for a WIT package.
+    pub targets: Vec<TargetFit>,
+}
+
+/// Whether a component runs on a target, and if not, why.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TargetFit {
+    /// The target's name, as `wharf compose --target` and `runs_on` take it: `workers`.
+    pub name: String,
+    /// What it is: `Cloudflare Workers`.
+    pub title: String,
+    /// The hosts that offer it: `wasmtime serve`, ...
+    pub hosts: Vec<String>,
+    /// Whether the component runs there.
+    pub runs: bool,
+    /// The export the target calls, when the component lacks it:
+    /// `wasi:http/incoming-handler@0.2.x`.
+    pub missing_export: Option<String>,
+    /// Each import in the way, with the manifest keys of the plugs that brought it
+    /// (`deployable.root`, `plugs."wharf:auth"`); the list is empty when the component
+    /// carries no provenance saying so.
+    pub imports_in_the_way: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// What a publish stored.

@@ -1,7 +1,7 @@
 //! The web pages in a real browser: a real server on a free port, seeded with the
 //! bundled contracts and components, the example gateway composed against it with
-//! wharf-compose and published as a deployable, and a package whose description is
-//! a script; then `web-tests/browser.mjs` drives headless Chromium (playwright-core)
+//! wharf-compose and published as a deployable, a package whose description is
+//! a script, and the host-probe guest (which Workers cannot run); then `web-tests/browser.mjs` drives headless Chromium (playwright-core)
 //! through the pages and writes screenshots to a directory of this run's own under
 //! `target/screenshots/`.
 //!
@@ -73,7 +73,8 @@ async fn publish(host: &str, name: &str, version: &str, bytes: Vec<u8>) {
     );
 }
 
-/// The registry as `wharf up` leaves it, plus a deployable and a hostile package.
+/// The registry as `wharf up` leaves it, plus a deployable, a hostile package and the
+/// host-probe guest.
 async fn seed(host: &str, work: &Path) {
     let mut packages: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
     packages.sort_by_key(|p| (p.package, semver::Version::parse(p.version).unwrap()));
@@ -121,6 +122,13 @@ async fn seed(host: &str, work: &Path) {
         .to_wasm(wharf_bundled::component("flate").unwrap().bytes)
         .unwrap();
     publish(host, "mallory:scripted", "1.0.0", scripted).await;
+
+    // A component that imports sockets and a filesystem: Workers refuse it.
+    let probe = wharf_bundled::component("host-probe")
+        .unwrap()
+        .bytes
+        .to_vec();
+    publish(host, "acme:host-probe", "1.0.0", probe).await;
 }
 
 /// What the browser needs, or a failure saying how to get it.
@@ -187,7 +195,7 @@ async fn a_browser_finds_reads_and_compares_packages() {
         output.status
     );
     // Written by this run (the directory is new), and pictures: PNG files.
-    for shot in ["home.png", "package.png", "deployable.png"] {
+    for shot in ["home.png", "package.png", "deployable.png", "targets.png"] {
         let bytes = std::fs::read(screenshots.join(shot))
             .unwrap_or_else(|e| panic!("no {shot} in {}: {e}", screenshots.display()));
         assert!(

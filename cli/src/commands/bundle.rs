@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use js_component_bindgen::{InstantiationMode, TranspileOpts};
-use wharf_compose::target::{self, TARGETS, Target};
+use wharf_compose::target::{self, Target};
 
 use crate::output;
 
@@ -47,7 +47,7 @@ pub struct Args {
     /// The deployable component (e.g. from `wharf compose`).
     deployable: PathBuf,
     /// The host to bundle for.
-    #[arg(long, value_parser = target_name)]
+    #[arg(long, value_parser = bundle_target)]
     target: &'static Target,
     /// The directory to write the bundle into (default: `<deployable>-<target>/`
     /// beside the deployable); files of an earlier bundle there are replaced.
@@ -71,11 +71,27 @@ pub struct Args {
     json: bool,
 }
 
+/// The target `--target name` means (for `wharf compose`, which checks against any).
 pub fn target_name(name: &str) -> Result<&'static Target, String> {
-    target::target(name).ok_or_else(|| {
-        let known: Vec<_> = TARGETS.iter().map(|t| t.name).collect();
-        format!("unknown target `{name}` (known: {})", known.join(", "))
-    })
+    target::target(name)
+        .ok_or_else(|| format!("unknown target `{name}` (known: {})", target::names()))
+}
+
+/// The target `wharf bundle --target name` means: only Workers need a bundle; the other
+/// targets run a deployable as it is.
+fn bundle_target(name: &str) -> Result<&'static Target, String> {
+    match target::target(name) {
+        Some(t) if t.name == target::WORKERS.name => Ok(t),
+        Some(t) => Err(format!(
+            "{} run a deployable as it is, with no bundle (bundles are made for: {})",
+            t.title,
+            target::WORKERS.name
+        )),
+        None => Err(format!(
+            "unknown target `{name}` (known: {})",
+            target::WORKERS.name
+        )),
+    }
 }
 
 /// `(file name, bytes)` pairs.

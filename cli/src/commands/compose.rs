@@ -28,8 +28,10 @@ pub struct Args {
     locked: bool,
     #[command(flatten)]
     source: SourceArgs,
-    /// Also refuse what this host cannot serve (`workers`: Cloudflare Workers), naming
-    /// each import and the plug that brought it; `wharf bundle` makes the bundle.
+    /// Also refuse what this target cannot run (`proxy`: wasi:http/proxy hosts,
+    /// `command`: wasi:cli/command runners, `workers`: Cloudflare Workers, `jco`: jco
+    /// serve), naming each import and the plug that brought it, as the registry's
+    /// `targets` do; `wharf bundle` makes a Workers bundle.
     #[arg(long, value_parser = super::bundle::target_name)]
     target: Option<&'static wharf_compose::Target>,
     /// Print a JSON summary.

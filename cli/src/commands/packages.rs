@@ -18,7 +18,7 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
 /// Search the registry by name and description.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf search gzip\n  wharf search --implements wharf:compression/codec@1\n  wharf search json --kind component --json"
+    after_help = "Examples:\n  wharf search gzip\n  wharf search --implements wharf:compression/codec@1\n  wharf search json --kind component --json\n  wharf search --runs-on workers           # components whose latest version a Worker can run\n\nTargets (--runs-on): proxy (wasi:http/proxy hosts: Wharf's host, wasmtime serve -Scli, Spin),\ncommand (wasi:cli/command runners: wasmtime run, jco run), workers (Cloudflare Workers\nthrough `wharf bundle`), jco (jco serve in Node.js). `wharf info <package>` says why a\ncomponent does not run on one."
 )]
 pub struct SearchArgs {
     /// Text to find in names and descriptions.
@@ -30,6 +30,10 @@ pub struct SearchArgs {
     /// `wit` or `component`.
     #[arg(long)]
     kind: Option<String>,
+    /// Only components whose latest version runs on this target: `proxy`, `command`,
+    /// `workers` or `jco` (the registry checks the name).
+    #[arg(long, value_name = "TARGET")]
+    runs_on: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Print JSON.
@@ -45,6 +49,9 @@ impl SearchArgs {
         }
         if let Some(k) = &self.kind {
             path.push_str(&format!("&kind={}", encode(k)));
+        }
+        if let Some(t) = &self.runs_on {
+            path.push_str(&format!("&runs_on={}", encode(t)));
         }
         let found = Client::new(&self.registry).get_json(&path).await?;
         if self.json {
@@ -68,7 +75,7 @@ impl SearchArgs {
 /// local `.wasm` file (imports, exports and, for a deployable, its provenance).
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf info wharf:compression\n  wharf info wharf:flate@1.1.0 --json\n  wharf info ./edge.wasm"
+    after_help = "Examples:\n  wharf info wharf:compression\n  wharf info wharf:flate@1.1.0 --json\n  wharf info wharf:edge        # a component: which targets run it, and why not\n  wharf info ./edge.wasm\n\nFor a component the registry says which targets can run it (proxy: wasi:http/proxy\nhosts; command: wasi:cli/command runners; workers: Cloudflare Workers; jco: jco serve),\nand for each that cannot, the export it lacks or the imports in the way and the plug\nthat brought each (`version.targets` in --json)."
 )]
 pub struct InfoArgs {
     /// `ns:name`, `ns:name@version`, or a path to a `.wasm` file.
@@ -192,6 +199,7 @@ impl InfoArgs {
                 println!("{title}:\n  {}", items.join("\n  "));
             }
         }
+        print_targets(&detail["targets"]);
         for (title, list) in [
             ("implementors", info["implementors"].clone()),
             ("dependents", dependents),
@@ -214,6 +222,42 @@ impl InfoArgs {
         }
         println!("\n{}", detail["wit"].as_str().unwrap_or(""));
         Ok(())
+    }
+}
+
+/// The `targets` of a version as the registry answers them: one line per target,
+/// and under a target that cannot run it, why.
+fn print_targets(targets: &Value) {
+    let targets = targets.as_array().map(Vec::as_slice).unwrap_or_default();
+    if targets.is_empty() {
+        return;
+    }
+    println!("targets:");
+    for t in targets {
+        let text = |key: &str| t[key].as_str().unwrap_or_default();
+        let runs = if t["runs"] == true { "runs" } else { "no" };
+        let hosts: Vec<&str> = (t["hosts"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect();
+        println!(
+            "  {:<8} {runs:<4}  {} ({})",
+            text("name"),
+            text("title"),
+            hosts.join(", ")
+        );
+        if let Some(export) = t["missing_export"].as_str() {
+            println!("{:16}it does not export {export}", "");
+        }
+        for (import, by) in t["imports_in_the_way"].as_object().into_iter().flatten() {
+            let by: Vec<&str> = (by.as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            let by = match by.is_empty() {
+                true => String::new(),
+                false => format!(" (imported by {})", by.join(", ")),
+            };
+            println!("{:16}it imports {import}{by}", "");
+        }
     }
 }
 

@@ -1,12 +1,13 @@
 //! What the registry learns from a package's bytes on publish: whether they are a valid
 //! component or binary WIT package, the WIT text, every import and export, the packages
 //! depended on, and the metadata (wasm-metadata) the producer embedded. Beside it,
-//! [`compat`] (semver compatibility of two WIT packages) and [`provenance`] (what a
-//! deployable is made of). The analysis layer only looks at bytes: no SQL, no
+//! [`compat`] (semver compatibility of two WIT packages), [`provenance`] (what a
+//! deployable is made of) and [`targets`] (which hosts can run a component). The analysis layer only looks at bytes: no SQL, no
 //! storage, no HTTP, no rules.
 
 pub mod compat;
 pub mod provenance;
+pub mod targets;
 
 use std::collections::BTreeSet;
 

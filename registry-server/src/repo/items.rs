@@ -1,6 +1,6 @@
 //! SQL of what versions import, export and depend on (`version_items`,
-//! `version_dependencies`): a version's items, and which versions use an interface
-//! or a package.
+//! `version_dependencies`): a version's items, the latest components' items, and
+//! which versions use an interface or a package.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -18,6 +18,18 @@ pub struct ItemRow {
     pub item_package: String,
     /// The version of the item's package; empty when unversioned.
     pub item_version: String,
+}
+
+impl ItemRow {
+    /// Reads the columns direction, item, item_package, item_version.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            direction: row.try_get("direction")?,
+            item: row.try_get("item")?,
+            item_package: row.try_get("item_package")?,
+            item_version: row.try_get("item_version")?,
+        })
+    }
 }
 
 /// Versions by `(namespace, name, version)`: description and exports.
@@ -132,13 +144,27 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
+            .map(ItemRow::from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The imports and exports of every component package's latest version, as
+    /// `(namespace:name, item)`, in one query.
+    pub async fn latest_component_items(&self) -> Result<Vec<(String, ItemRow)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT i.namespace, i.name, i.direction, i.item, i.item_package, i.item_version \
+             FROM packages p JOIN version_items i \
+               ON i.namespace = p.namespace AND i.name = p.name AND i.version = p.latest \
+             WHERE p.kind = 'component' ORDER BY i.namespace, i.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
             .map(|r| {
-                Ok(ItemRow {
-                    direction: r.try_get("direction")?,
-                    item: r.try_get("item")?,
-                    item_package: r.try_get("item_package")?,
-                    item_version: r.try_get("item_version")?,
-                })
+                let (namespace, name): (String, String) =
+                    (r.try_get("namespace")?, r.try_get("name")?);
+                Ok((format!("{namespace}:{name}"), ItemRow::from_row(r)?))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)

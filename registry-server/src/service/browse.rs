@@ -70,13 +70,15 @@ pub struct Deployable {
 }
 
 impl AppState {
-    /// Packages matching `q` in name or description, optionally of one `kind` and (for
-    /// `implements`) exporting an interface; a page of them and the total.
+    /// Packages matching `q` in name or description, optionally of one `kind`, (for
+    /// `implements`) exporting an interface and (for `runs_on`, a target's name) whose
+    /// latest version runs on a target; a page of them and the total.
     pub async fn search(
         &self,
         q: &str,
         kind: Option<&str>,
         implements: Option<&str>,
+        runs_on: Option<&str>,
         page: i64,
         per_page: i64,
     ) -> Result<views::SearchResults, ServiceError> {
@@ -104,19 +106,30 @@ impl AppState {
                 ));
             }
         };
-        let (packages, total) = match implements.filter(|s| !s.is_empty()) {
+        let target = match runs_on.filter(|s| !s.is_empty()) {
+            Some(name) => Some(crate::service::runs_on(name)?),
+            None => None,
+        };
+        // Each filter beside the text is the set of packages it lets through.
+        let mut only: Option<BTreeSet<String>> = None;
+        if let Some(interface) = implements.filter(|s| !s.is_empty()) {
+            let implementors = self.implementors(interface).await?;
+            only = Some(implementors.into_iter().map(|u| u.name).collect());
+        }
+        if let Some(target) = target {
+            let running = self.running_on(target).await?;
+            only = Some(match only {
+                Some(only) => only.intersection(&running).cloned().collect(),
+                None => running,
+            });
+        }
+        let (packages, total) = match only {
             None => self.db.search(q, kind, per_page, skip).await?,
-            Some(interface) => {
-                let implementors: BTreeSet<String> = self
-                    .implementors(interface)
-                    .await?
-                    .into_iter()
-                    .map(|u| u.name)
-                    .collect();
+            Some(only) => {
                 let (all, _) = self.db.search(q, kind, i64::MAX / 4, 0).await?;
                 let matching: Vec<_> = all
                     .into_iter()
-                    .filter(|p| implementors.contains(&format!("{}:{}", p.namespace, p.name)))
+                    .filter(|p| only.contains(&format!("{}:{}", p.namespace, p.name)))
                     .collect();
                 let total = matching.len() as i64;
                 let page = matching

@@ -6,10 +6,11 @@
 //! [`access`] holds the one owner/admin rule every path calls; `publish` what may be
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
 //! [`manifests`], which also finds, lists and deletes manifests); `packages` what the
-//! registry says about packages; [`browse`] the read side people browse; [`blobs`]
-//! which blobs are served and their bytes; [`uploads`] receiving them (slots, leases,
-//! upload sessions); [`owners`] who owns a namespace; [`tokens`], [`gc`] and [`fsck`]
-//! the rest. The routes reach the database and the blob store only through these.
+//! registry says about packages; [`browse`] the read side people browse; `targets`
+//! which hosts can run a component; [`blobs`] which blobs are served and their bytes;
+//! [`uploads`] receiving them (slots, leases, upload sessions); [`owners`] who owns a
+//! namespace; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
+//! and the blob store only through these.
 
 pub mod access;
 pub mod blobs;
@@ -21,12 +22,14 @@ pub mod manifests;
 pub mod owners;
 mod packages;
 mod publish;
+mod targets;
 pub mod tokens;
 pub mod uploads;
 
 pub use error::{ErrorKind, ServiceError};
 pub use packages::{item_view, requirement};
 pub use publish::{MAX_VERSION_CHARS, same_track, version};
+pub use targets::runs_on;
 
 use wharf_types::PackageName;
 

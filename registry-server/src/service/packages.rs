@@ -56,6 +56,7 @@ impl AppState {
             .db
             .dependencies(name.namespace(), name.name(), version)
             .await?;
+        let targets = self.targets(&package.kind, &row.digest, &items).await?;
         Ok(views::VersionDetail {
             name: name.to_string(),
             kind: package.kind,
@@ -87,6 +88,7 @@ impl AppState {
                     version: (!v.is_empty()).then_some(v),
                 })
                 .collect(),
+            targets,
         })
     }
 

@@ -96,6 +96,7 @@ pub fn router() -> Router<AppState> {
         views::Item,
         views::Dependency,
         views::VersionDetail,
+        views::TargetFit,
         views::Published,
         views::Resolved,
         views::PackageUse,

@@ -30,6 +30,9 @@ pub struct SearchQuery {
     kind: Option<String>,
     /// Only components exporting this interface: `wharf:compression/codec@1`.
     implements: Option<String>,
+    /// Only components whose latest version runs on this target: `proxy`, `command`,
+    /// `workers` or `jco` (another name: 400 `TARGET_UNKNOWN`).
+    runs_on: Option<String>,
     /// From 1.
     page: Option<i64>,
     /// 1 to 100, default 20.
@@ -49,6 +52,7 @@ pub(super) async fn search(
             &query.q,
             query.kind.as_deref(),
             query.implements.as_deref(),
+            query.runs_on.as_deref(),
             query.page.unwrap_or(1),
             query.per_page.unwrap_or(20),
         )

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::layout::{self, kind_badge};
 use super::{Page, PageResult, Viewer, package_href, search_href};
 use crate::AppState;
+use crate::analysis::targets::TARGETS;
 use crate::views::PackageSummary;
 
 pub async fn home(State(state): State<AppState>, _: Viewer) -> PageResult {
@@ -18,7 +19,7 @@ pub async fn home(State(state): State<AppState>, _: Viewer) -> PageResult {
                 "Find a contract, see who implements it, and pick the components to compose "
                 "into one deployable."
             }
-            (search_form("", "", ""))
+            (search_form("", "", "", ""))
             p.stats {
                 span { strong { (overview.packages) } " packages" }
                 span { strong { (overview.versions) } " versions" }
@@ -45,6 +46,8 @@ pub struct SearchQuery {
     #[serde(default)]
     implements: String,
     #[serde(default)]
+    runs_on: String,
+    #[serde(default)]
     page: Option<i64>,
 }
 
@@ -61,6 +64,7 @@ pub async fn search(
             query.q.trim(),
             Some(query.kind.as_str()),
             Some(query.implements.trim()),
+            Some(query.runs_on.as_str()),
             page,
             PER_PAGE,
         )
@@ -74,18 +78,21 @@ pub async fn search(
     let page_href = |n: i64| {
         format!(
             "{}&page={n}",
-            search_href(&query.q, &query.kind, &query.implements)
+            search_href(&query.q, &query.kind, &query.implements, &query.runs_on)
         )
     };
     let body = html! {
         section {
             h1 { "Search" }
-            (search_form(&query.q, &query.kind, &query.implements))
+            (search_form(&query.q, &query.kind, &query.implements, &query.runs_on))
             p.muted.count {
                 (results.total) " " (if results.total == 1 { "result" } else { "results" })
                 @if !query.q.trim().is_empty() { " for " strong { (query.q.trim()) } }
                 @if !query.implements.trim().is_empty() {
                     " implementing " code { (query.implements.trim()) }
+                }
+                @if let Some(target) = TARGETS.iter().find(|t| t.name == query.runs_on) {
+                    " that run on " (target.title)
                 }
             }
             @if results.packages.is_empty() {
@@ -110,7 +117,7 @@ pub async fn search(
 }
 
 /// The search box with its filters; works as a plain GET form.
-fn search_form(q: &str, kind: &str, implements: &str) -> Markup {
+fn search_form(q: &str, kind: &str, implements: &str, runs_on: &str) -> Markup {
     html! {
         form.filters action="/search" method="get" {
             div.field.grow {
@@ -129,6 +136,15 @@ fn search_form(q: &str, kind: &str, implements: &str) -> Markup {
                 label for="implements" { "Implements interface" }
                 input #implements type="text" name="implements" value=(implements)
                     placeholder="e.g. wharf:compression/codec@1";
+            }
+            div.field {
+                label for="runs_on" { "Runs on" }
+                select #runs_on name="runs_on" {
+                    option value="" selected[runs_on.is_empty()] { "Any target" }
+                    @for t in TARGETS {
+                        option value=(t.name) selected[runs_on == t.name] { (t.title) }
+                    }
+                }
             }
             div.field.submit { button type="submit" { "Search" } }
         }

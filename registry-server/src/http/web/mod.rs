@@ -175,8 +175,13 @@ pub fn version_href(name: &str, version: &str) -> String {
 }
 
 /// A link to the search page keeping only the filters given.
-pub fn search_href(q: &str, kind: &str, implements: &str) -> String {
-    let query = serde_urlencoded::to_string([("q", q), ("kind", kind), ("implements", implements)])
-        .unwrap_or_default();
+pub fn search_href(q: &str, kind: &str, implements: &str, runs_on: &str) -> String {
+    let query = serde_urlencoded::to_string([
+        ("q", q),
+        ("kind", kind),
+        ("implements", implements),
+        ("runs_on", runs_on),
+    ])
+    .unwrap_or_default();
     format!("/search?{query}")
 }

@@ -11,7 +11,7 @@ use super::{Page, PageResult, Viewer, package_href, registry_host, version_href,
 use crate::AppState;
 use crate::service::browse::Deployable;
 use crate::service::{package_name, unknown_package};
-use crate::views::{Item, PackageDetail, PackageUse, VersionDetail};
+use crate::views::{Item, PackageDetail, PackageUse, TargetFit, VersionDetail};
 
 pub async fn latest(
     State(state): State<AppState>,
@@ -121,6 +121,7 @@ fn page(d: &Data) -> Markup {
             div.main {
                 (install(d))
                 @if let Some(deployable) = &d.deployable { (composition(v, deployable)) }
+                (targets(&v.targets))
                 @if v.kind == "wit" { (implementors(d)) }
                 (items("Exports", &v.exports, &d.known))
                 (items("Imports", &v.imports, &d.known))
@@ -207,6 +208,43 @@ fn composition(v: &VersionDetail, deployable: &Deployable) -> Markup {
                 }
                 ". "
                 a href=(href) { "See the composition graph →" }
+            }
+        }
+    }
+}
+
+/// Where a component runs: every target, and for each that cannot run it, the export
+/// it lacks or the imports in the way and who brought them.
+fn targets(targets: &[TargetFit]) -> Markup {
+    html! {
+        @if !targets.is_empty() {
+            section #targets {
+                h2 { "Runs on " span.count { (targets.iter().filter(|t| t.runs).count()) " of " (targets.len()) } }
+                ul.targets {
+                    @for t in targets {
+                        li.(if t.runs { "runs" } else { "refused" }) data-target=(t.name) {
+                            div.head {
+                                span.tag { @if t.runs { "runs" } @else { "does not run" } }
+                                " " strong { (t.title) } " " code.muted { (t.name) }
+                            }
+                            div.hosts.muted { (t.hosts.join(" · ")) }
+                            @if let Some(export) = &t.missing_export {
+                                div.reason { "It does not export " code { (export) } }
+                            }
+                            @if !t.imports_in_the_way.is_empty() {
+                                div.reason { "It imports what this target does not serve:" }
+                                ul.in-the-way {
+                                    @for (import, by) in &t.imports_in_the_way {
+                                        li {
+                                            code { (import) }
+                                            @if !by.is_empty() { span.muted { " imported by " (by.join(", ")) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
