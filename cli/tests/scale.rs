@@ -410,9 +410,10 @@ async fn replicas_on_one_database_and_bucket_behave_as_one_registry() {
     let weed = Weed::start();
     let db = Postgres::create();
     let dir = tempfile::tempdir().unwrap();
-    // Room for the 25 racing publishes each replica receives at once below: the race
-    // is about the version, not about how many bodies a replica takes at a time.
-    let slots = ["--max-uploads", "32"];
+    // Room for the 25 racing publishes (all one user's) each replica receives at once
+    // below: the race is about the version, not about how many bodies a replica takes
+    // at a time.
+    let slots = ["--max-uploads", "32", "--max-uploads-per-user", "32"];
     let a = Replica::start(&Store::shared(&dir.path().join("a"), &db, &weed), &slots);
     let b = Replica::start(&Store::shared(&dir.path().join("b"), &db, &weed), &slots);
     let client = reqwest::Client::new();
@@ -674,7 +675,11 @@ async fn survives_kill_9(store: Store) {
     let mut acknowledged: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut rng = rand::rng();
     for round in 0..20 {
-        let replica = Replica::start(&store, &["--gc-interval", "0"]);
+        // A slot for each of the eight publishers, all the admin's.
+        let replica = Replica::start(
+            &store,
+            &["--gc-interval", "0", "--max-uploads-per-user", "8"],
+        );
         let url = replica.url.clone();
         let publishing = tokio::spawn(async move { publish_until_killed(&url, round).await });
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..1500))).await;

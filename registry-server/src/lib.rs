@@ -17,6 +17,10 @@
 //! every handler and service shares), [`keys`], [`cache`], [`metrics`], [`private`]
 //! (file modes) and [`views`] (the JSON shapes).
 //!
+//! Programs that embed the registry use [`Server`] (and its [`Publisher`], which
+//! publishes as the admin: `wharf up`) and [`service::fsck::check`] (`wharf fsck`),
+//! never the state's database or blob store.
+//!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! let config = wharf_registry::Config::new("./.wharf");
@@ -48,7 +52,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use http::app;
-pub use server::Server;
+pub use server::{Publisher, Server};
 pub use state::AppState;
 
 /// How a registry runs. Every field has a zero-setup default under `data_dir`.
@@ -71,6 +75,20 @@ pub struct Config {
     /// Request bodies (publishes, blob uploads, manifests) received at once; one more
     /// is refused with `429 TOOMANYREQUESTS`. See [`service::uploads`].
     pub max_uploads: usize,
+    /// Of those slots, how many the uploads of one user (all their tokens, or the
+    /// admin token) may hold at once; one more is refused with `429 TOOMANYREQUESTS`
+    /// naming this limit. None: half of `max_uploads`, rounded up, so that one user's
+    /// stalled or trickling bodies never take every slot.
+    pub max_uploads_per_user: Option<usize>,
+    /// How long a request body may go without a byte before it is refused with
+    /// `408 BODY_TIMEOUT` and its upload slot freed; also the grace a body has before
+    /// `min_body_rate` applies. See [`http::body`].
+    pub body_timeout: std::time::Duration,
+    /// Past `body_timeout`, the slowest a body may arrive on average, in bytes per
+    /// second (each byte earns `1 / min_body_rate` s more); slower is refused with
+    /// `408 BODY_TIMEOUT`, so that a trickle of a byte now and then cannot hold an
+    /// upload slot for long. 0: no minimum (only `body_timeout`'s silence applies).
+    pub min_body_rate: u64,
     /// A token with every right, to bootstrap users and tokens; at least
     /// [`service::tokens::ADMIN_TOKEN_MIN_CHARS`] characters ([`AppState::open`] refuses less).
     pub admin_token: Option<String>,
@@ -115,6 +133,9 @@ impl Config {
             database_url: None,
             max_upload_bytes: 64 << 20,
             max_uploads: service::uploads::DEFAULT_MAX_UPLOADS,
+            max_uploads_per_user: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
             admin_token: None,
             token_key_file: None,
             anonymous_read: true,
@@ -189,6 +210,13 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
         _ => Err(wrong("has no valid host")),
     }
 }
+
+/// How long a request body may go silent, by default (and its grace before
+/// [`DEFAULT_MIN_BODY_RATE`] applies).
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The slowest a request body may arrive past its grace, by default: 16 KiB/s, a
+/// 128 kbit/s link; the largest default upload (64 MiB) may take 68 minutes.
+pub const DEFAULT_MIN_BODY_RATE: u64 = 16 << 10;
 
 /// How long a client may take to send a request's head, by default.
 pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -84,6 +84,27 @@ async fn serve_connections(
     while connections.join_next().await.is_some() {}
 }
 
+/// Publishes into a registry as its configured admin, from the process that runs it
+/// (`wharf up` seeds its registry so): the rules of every publish, without HTTP.
+#[derive(Clone)]
+pub struct Publisher {
+    state: AppState,
+}
+
+impl Publisher {
+    /// Publishes `bytes` (a component or binary WIT package) as `name@version`; what
+    /// the JSON API's publish answers, or why it refused (`VERSION_EXISTS`, ...).
+    pub async fn publish(
+        &self,
+        name: &wharf_types::PackageName,
+        version: &str,
+        bytes: bytes::Bytes,
+    ) -> Result<crate::views::Published, crate::service::ServiceError> {
+        let admin = crate::service::access::Principal::admin();
+        self.state.publish(&admin, name, version, bytes, None).await
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     listener: tokio::net::TcpListener,
@@ -91,12 +112,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listen address and opens the registry ([`AppState::open`]); a zero `header_read_timeout` is refused.
+    /// Binds the listen address and opens the registry ([`AppState::open`]); a zero
+    /// `header_read_timeout` or `body_timeout` is refused.
     pub async fn bind(mut config: Config) -> anyhow::Result<Self> {
         if config.header_read_timeout.is_zero() {
             anyhow::bail!(
                 "`header_read_timeout` must be more than zero: 0 closes every connection"
             );
+        }
+        if config.body_timeout.is_zero() {
+            anyhow::bail!("`body_timeout` must be more than zero: 0 refuses every body");
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         // The default public URL is the address actually bound (port 0 becomes the port
@@ -124,6 +149,14 @@ impl Server {
     /// The state the server will serve.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// A handle that publishes into this registry as its admin, before and while it
+    /// serves.
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            state: self.state.clone(),
+        }
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.

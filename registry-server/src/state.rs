@@ -1,5 +1,7 @@
 //! The shared state every handler and service holds: the configuration, the database,
-//! the blob store, the caches and the limits; how a registry opens them.
+//! the blob store, the caches and the limits; how a registry opens them. Routes hold
+//! it only to call the services on it (`impl AppState` blocks in `service`): the
+//! database and the blob store are the services' to use, never `http`'s.
 
 use std::sync::Arc;
 
@@ -78,7 +80,8 @@ impl AppState {
         let db = Db::connect(&config.database_url()).await?;
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
-        let uploads = service::uploads::UploadSlots::new(config.max_uploads);
+        let uploads =
+            service::uploads::UploadSlots::new(config.max_uploads, config.max_uploads_per_user);
         Ok(Self {
             uploads,
             config: Arc::new(config),

@@ -213,9 +213,15 @@ async fn versions_are_immutable(backend: Backend) {
 }
 
 async fn concurrent_publishes_of_one_version_have_one_winner(backend: Backend) {
-    // A slot for each of the twelve bodies: the race is about the version, not about
-    // how many bodies the registry receives at once.
-    let app = std::sync::Arc::new(TestApp::with(backend, |c| c.max_uploads = 12).await);
+    // A slot for each of the twelve bodies, all one user's: the race is about the
+    // version, not about how many bodies the registry receives at once.
+    let app = std::sync::Arc::new(
+        TestApp::with(backend, |c| {
+            c.max_uploads = 12;
+            c.max_uploads_per_user = Some(12);
+        })
+        .await,
+    );
     let token = app.token("alice", &["publish"], None).await;
     // Claim the namespace first so that the race is only about the version.
     assert_eq!(

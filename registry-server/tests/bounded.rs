@@ -1,7 +1,8 @@
 //! What a hostile client may cost the registry (issue #16, findings 6 and 8): no body is
 //! read before the caller is known to be allowed, a bounded number of bodies is
 //! received at once, a manifest references a bounded number of descriptors, and a body
-//! that fails half-way leaves nothing behind. (What large blobs cost in memory is
+//! that fails half-way leaves nothing behind; one user's bodies hold at most their
+//! share of the slots, and a body that stops or trickles gives its slot back. (What large blobs cost in memory is
 //! measured on the real process, in `cli/tests/memory.rs`.)
 
 mod common;
@@ -20,6 +21,8 @@ use wharf_types::Digest;
 on_both_databases!(
     a_publish_is_refused_before_a_byte_of_its_body_is_read,
     bodies_past_the_upload_limit_are_refused_with_429_naming_it,
+    one_users_bodies_hold_at_most_their_share_of_the_slots,
+    a_body_behind_its_pace_is_refused_with_408_and_frees_its_slot,
     a_manifest_referencing_more_than_the_cap_is_refused_naming_it,
     a_body_that_fails_half_way_leaves_nothing_behind,
     a_deployables_constituents_are_looked_up_together,
@@ -35,6 +38,22 @@ fn probe(bytes: &[u8]) -> (Body, Arc<AtomicBool>) {
         Ok::<_, std::io::Error>(bytes)
     });
     (Body::from_stream(stream), read)
+}
+
+/// Checks that `reply` is `429 TOOMANYREQUESTS` (retry after a second) naming the
+/// limit `limit` of `value` in its message and detail.
+fn busy(reply: &common::Reply, limit: &str, value: u64) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "TOOMANYREQUESTS");
+    let named = format!("`{limit}`");
+    assert!(reply.message().contains(&named), "{}", reply.message());
+    assert_eq!(reply.header("retry-after"), "1");
+    assert_eq!(reply.json()["errors"][0]["detail"][limit], value);
 }
 
 /// `method uri` with `token` and `body`, as is.
@@ -156,20 +175,7 @@ async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Ba
             Body::from(&small[..]),
         ))
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{:?}",
-        refused.body
-    );
-    assert_eq!(refused.code(), "TOOMANYREQUESTS");
-    assert!(
-        refused.message().contains("`max_uploads`"),
-        "{}",
-        refused.message()
-    );
-    assert_eq!(refused.header("retry-after"), "1");
-    assert_eq!(refused.json()["errors"][0]["detail"]["max_uploads"], 1);
+    busy(&refused, "max_uploads", 1);
     let publish = app
         .publish(
             ADMIN,
@@ -404,4 +410,136 @@ async fn a_deployables_constituents_are_looked_up_together(backend: Backend) {
     }
     let page = app.get("/packages/acme/edge/1.0.0").await;
     assert_eq!(page.status, StatusCode::OK);
+}
+
+/// A body that sends a byte every `every`, for ever (`None`: nothing, ever).
+fn trickle(every: Option<Duration>) -> Body {
+    let stream = futures::stream::unfold((), move |()| async move {
+        match every {
+            Some(every) => tokio::time::sleep(every).await,
+            None => std::future::pending::<()>().await,
+        }
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), ()))
+    });
+    Body::from_stream(stream)
+}
+
+/// Waits until `n` upload slots are taken.
+async fn until_in_use(app: &TestApp, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.state.uploads.in_use() < n {
+        assert!(Instant::now() < deadline, "the bodies never took {n} slots");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn one_users_bodies_hold_at_most_their_share_of_the_slots(backend: Backend) {
+    // Four slots, two a user (half, by default).
+    let app = TestApp::with(backend, |c| c.max_uploads = 4).await;
+    let alice = app.token("alice", &["publish"], None).await;
+    let bob = app.token("bob", &["publish"], None).await;
+    let push = |token: &str, i: usize, body: Body| {
+        let uri = format!(
+            "/v2/alice/slow/blobs/uploads/?digest={}",
+            Digest::of(format!("{token} {i}").as_bytes())
+        );
+        request(Method::POST, &uri, token, body)
+    };
+    // Alice's two stalled bodies hold her share...
+    let stalled: Vec<_> = (0..2)
+        .map(|i| {
+            let (router, request) = (app.router(), push(&alice, i, trickle(None)));
+            tokio::spawn(async move { tower::ServiceExt::oneshot(router, request).await })
+        })
+        .collect();
+    until_in_use(&app, 2).await;
+    // ...so her third is refused, naming the share, with slots still free...
+    let third = app.send(push(&alice, 2, Body::from("third"))).await;
+    busy(&third, "max_uploads_per_user", 2);
+    assert_eq!(
+        app.state.uploads.in_use(),
+        2,
+        "the refused body kept a slot"
+    );
+    // ...and another user publishes.
+    publishes(&app, &bob, "bob:app").await;
+    for task in stalled {
+        task.abort();
+    }
+}
+
+async fn a_body_behind_its_pace_is_refused_with_408_and_frees_its_slot(backend: Backend) {
+    const TIMEOUT: Duration = Duration::from_millis(500);
+    let app = TestApp::with(backend, |c| {
+        c.max_uploads = 1;
+        c.body_timeout = TIMEOUT;
+        c.min_body_rate = 1024;
+    })
+    .await;
+    // A byte every 100 ms is never silent for the timeout, but far below 1 KiB/s; a
+    // body that sends nothing is silent. Each holds the only slot until refused.
+    for (every, limit) in [
+        (Some(Duration::from_millis(100)), "`min_body_rate`"),
+        (None, "`body_timeout`"),
+    ] {
+        for (what, method, uri) in [
+            (
+                "a blob push",
+                Method::POST,
+                format!(
+                    "/v2/acme/slow/blobs/uploads/?digest={}",
+                    Digest::of(b"slow")
+                ),
+            ),
+            (
+                "a publish",
+                Method::PUT,
+                "/api/v1/packages/acme/slow/versions/1.0.0".to_owned(),
+            ),
+        ] {
+            let started = Instant::now();
+            let reply = tokio::time::timeout(
+                TIMEOUT * 10,
+                app.send(request(method, &uri, ADMIN, trickle(every))),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{what} sent {limit} still holds its slot"));
+            let took = started.elapsed();
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::REQUEST_TIMEOUT, "BODY_TIMEOUT".into()),
+                "{what} sent {limit}: {:?}",
+                reply.body
+            );
+            assert!(
+                reply.message().contains(limit),
+                "{what}: {}",
+                reply.message()
+            );
+            assert_eq!(reply.header("connection"), "close");
+            assert!(
+                took >= TIMEOUT && took < TIMEOUT * 10,
+                "{what} was refused after {took:?}"
+            );
+            assert_eq!(app.state.uploads.in_use(), 0, "{what} kept its slot");
+        }
+    }
+    // Nothing of them is stored, and the slot serves the next body.
+    let blob = app
+        .get(&format!("/v2/acme/slow/blobs/{}", Digest::of(b"slow")))
+        .await;
+    assert_eq!(blob.status, StatusCode::NOT_FOUND);
+    publishes(&app, ADMIN, "acme:slow").await;
+}
+
+/// Checks that `token` publishes a first version of `name` at once.
+async fn publishes(app: &TestApp, token: &str, name: &str) {
+    let component = common::unique_component(name);
+    let reply = app.publish(token, name, "1.0.0", &component).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{name}: {:?}",
+        reply.body
+    );
 }

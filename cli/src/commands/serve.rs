@@ -64,6 +64,20 @@ pub struct Args {
     /// Publishes are read whole: they hold at most this times `--max-upload`.
     #[arg(long, env = "WHARF_MAX_UPLOADS", default_value_t = wharf_registry::service::uploads::DEFAULT_MAX_UPLOADS, value_parser = crate::host::positive_count)]
     max_uploads: usize,
+    /// Of those, how many one user's bodies (all their tokens) may hold at once; one
+    /// more is refused with 429, so that one user's slow or stalled uploads leave the
+    /// other slots to everyone else. Default: half of `--max-uploads`, rounded up.
+    #[arg(long, env = "WHARF_MAX_UPLOADS_PER_USER", value_parser = crate::host::positive_count)]
+    max_uploads_per_user: Option<usize>,
+    /// How long a request body may go without a byte before it is refused with 408
+    /// BODY_TIMEOUT and its upload slot freed; also the grace before
+    /// `--min-body-rate` applies.
+    #[arg(long, env = "WHARF_BODY_TIMEOUT", default_value = "30s", value_parser = crate::host::positive_duration)]
+    body_timeout: Duration,
+    /// Past `--body-timeout`, the slowest a body may arrive on average, per second
+    /// (e.g. `16KiB`); slower is refused with 408 BODY_TIMEOUT. 0: no minimum.
+    #[arg(long, env = "WHARF_MIN_BODY_RATE", default_value = "16KiB", value_parser = wharf_types::units::parse_size)]
+    min_body_rate: u64,
     /// A token with every right, to bootstrap users and tokens: at least 16
     /// characters, e.g. from `openssl rand -hex 32`.
     #[arg(long, env = "WHARF_ADMIN_TOKEN", hide_env_values = true)]
@@ -113,6 +127,9 @@ impl Args {
         config.public_url = self.public_url;
         config.max_upload_bytes = self.max_upload;
         config.max_uploads = self.max_uploads;
+        config.max_uploads_per_user = self.max_uploads_per_user;
+        config.body_timeout = self.body_timeout;
+        config.min_body_rate = self.min_body_rate;
         config.admin_token = self.admin_token;
         config.token_key_file = self.token_key_file;
         config.anonymous_read = !self.private;
@@ -146,12 +163,7 @@ impl FsckArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let json = self.json;
         // fsck serves nothing, so it needs no bearer-signing key (and makes none).
-        let state = wharf_registry::AppState::open_offline(self.store.config()).await?;
-        let report = state
-            .fsck()
-            .await
-            .map_err(|e| anyhow::anyhow!("fsck failed: {}", e.message))?;
-        state.db.close().await;
+        let report = wharf_registry::service::fsck::check(self.store.config()).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use wharf_compose::{Cache, Lock, LockMode, Manifest, OciResolver, RegistryConfig};
-use wharf_registry::service::access::Principal;
 
 use crate::host;
 
@@ -74,14 +73,13 @@ impl Args {
         config.admin_token = Some(admin.clone());
         let server = wharf_registry::Server::bind(config).await?;
         let registry = server.local_addr();
-        let state = server.state().clone();
+        let publisher = server.publisher();
         let (stop_registry, stopped) = tokio::sync::oneshot::channel::<()>();
         let registry_task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
 
         // 2. The bundled contracts and components; what is there already is skipped.
-        let principal = Principal::admin();
         let (mut published, mut present) = (0, 0);
         let mut wit: Vec<_> = wharf_bundled::WIT_PACKAGES.iter().collect();
         wit.sort_by_key(|p| {
@@ -97,14 +95,8 @@ impl Args {
         );
         for (package, version, bytes) in packages {
             let name: wharf_types::PackageName = package.parse()?;
-            match state
-                .publish(
-                    &principal,
-                    &name,
-                    version,
-                    bytes::Bytes::from_static(bytes),
-                    None,
-                )
+            match publisher
+                .publish(&name, version, bytes::Bytes::from_static(bytes))
                 .await
             {
                 Ok(_) => published += 1,
@@ -161,13 +153,11 @@ impl Args {
         // composes the same bytes, so a second run finds it there already.
         let deployable_name = &manifest.deployable.name;
         let deployable_version = manifest.deployable.version.to_string();
-        match state
+        match publisher
             .publish(
-                &principal,
                 deployable_name,
                 &deployable_version,
                 bytes::Bytes::from(deployable.clone()),
-                None,
             )
             .await
         {

@@ -8,6 +8,9 @@
 //! that every publish it acknowledged reads back byte for byte at the end, and that its
 //! memory stays bounded (the peak resident set, `VmHWM`).
 //!
+//! `slow.rs` runs servers of its own: clients that trickle their bodies to hold every
+//! upload slot, against the limits that stop them.
+//!
 //! Each defence alone is tested where it was made (`registry-server/tests/security.rs`
 //! and `bounded.rs`, `cli/tests/stalled.rs`, `memory.rs` and `disconnect.rs`); here they
 //! hold together, against the real process.
@@ -18,6 +21,7 @@ mod common;
 mod bodies;
 mod credentials;
 mod manifests;
+mod slow;
 mod wire;
 
 use std::io::Write;
@@ -77,8 +81,10 @@ async fn the_server_outlasts_hostile_clients_and_loses_nothing_acknowledged() {
             "--header-read-timeout",
             "1s",
             // Room for every attack's body at once, so that each meets the check it
-            // aims at rather than the slot limit (which `bounded.rs` tests).
+            // aims at rather than the slot limits (which `bounded.rs` and `slow.rs` test).
             "--max-uploads",
+            "16",
+            "--max-uploads-per-user",
             "16",
             "--token-key-file",
             key_file.to_str().unwrap(),

@@ -1,6 +1,6 @@
 //! Serving a blob's bytes over HTTP, shared by the JSON API's downloads and the OCI
 //! API's blob pulls: conditional requests, byte ranges, and streaming from storage.
-//! Reads storage through the state; decides nothing about who may read.
+//! Reads blobs through `service::blobs`; decides nothing about who may read.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -9,6 +9,7 @@ use wharf_types::Digest;
 
 use crate::AppState;
 use crate::http::error::ApiError;
+use crate::service::blobs::{BlobBytes, unknown_blob};
 
 /// Parses a single `bytes=` range against `size`: Some(Ok((start, len))), Some(Err) when
 /// unsatisfiable, None when absent or not a single byte range (then the whole is sent).
@@ -51,7 +52,7 @@ pub async fn serve_blob(
     digest: &Digest,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let unknown = || ApiError::not_found("BLOB_UNKNOWN", format!("no blob {digest}"));
+    let unknown = || ApiError::from(unknown_blob(digest, None));
     let etag = format!("\"{digest}\"");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -60,17 +61,8 @@ pub async fn serve_blob(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    // Small blobs come whole from the memory cache.
-    let cached = match state.blobs.size(digest).await?.ok_or_else(unknown)? {
-        size if size as usize <= crate::CACHED_BLOB_MAX => {
-            Some(state.blob_bytes(digest).await?.ok_or_else(unknown)?)
-        }
-        _ => None,
-    };
-    let size = match &cached {
-        Some(bytes) => bytes.len() as u64,
-        None => state.blobs.size(digest).await?.ok_or_else(unknown)?,
-    };
+    let blob = state.open_blob(digest).await?.ok_or_else(unknown)?;
+    let size = blob.size();
     let (status, offset, len) = match parse_range(headers.get(header::RANGE), size) {
         None => (StatusCode::OK, 0, size),
         Some(Ok((start, len))) => (StatusCode::PARTIAL_CONTENT, start, len),
@@ -88,17 +80,15 @@ pub async fn serve_blob(
             return Ok(response);
         }
     };
-    // Large ones stream from storage as the client reads: a stalled client holds a
-    // chunk, never the blob.
-    let body = match cached {
-        Some(bytes) => Body::from(bytes.slice(offset as usize..(offset + len) as usize)),
-        None => Body::from_stream(
-            state
-                .blobs
-                .stream(digest, offset, Some(len))
-                .await?
-                .ok_or_else(unknown)?,
-        ),
+    // Small blobs come whole from the memory cache; large ones stream from storage as
+    // the client reads: a stalled client holds a chunk, never the blob.
+    let body = match state
+        .read_blob(blob, offset, len)
+        .await?
+        .ok_or_else(unknown)?
+    {
+        BlobBytes::Whole(bytes) => Body::from(bytes),
+        BlobBytes::Streamed(stream) => Body::from_stream(stream),
     };
     let mut response = (status, body).into_response();
     let h = response.headers_mut();

@@ -7,9 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::repo::DbError;
+use crate::service::uploads::BodyError;
 use crate::service::{ErrorKind, ServiceError};
-use crate::storage::{BodyError, StorageError};
 
 /// An error answer.
 #[derive(Debug)]
@@ -79,8 +78,10 @@ fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Denied => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,18 +96,6 @@ impl From<ServiceError> for ApiError {
             message: e.message,
             detail: e.detail,
         }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
-        ServiceError::from(err).into()
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(err: StorageError) -> Self {
-        ServiceError::from(err).into()
     }
 }
 
@@ -125,6 +114,12 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"wharf\""),
             );
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a body that came too slowly is not waited for.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             response

@@ -1,5 +1,6 @@
 //! HTTP: every route, and nothing but routes. Handlers parse a request, ask a service
-//! (never the repositories or storage directly for a rule), and answer: JSON under
+//! (never the repositories or storage: nothing here holds the database or the blob
+//! store), and answer: JSON under
 //! `/api/v1` ([`api`]), the OCI distribution API under `/v2/` ([`oci`]), and pages
 //! ([`web`]). Bodies are read in [`body`], blobs served in [`blob`], errors answered
 //! in [`error`], callers identified in [`auth`]. Nothing below this layer imports it.

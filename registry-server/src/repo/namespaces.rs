@@ -22,7 +22,9 @@ impl Db {
     }
 
     /// In an open transaction: makes `user` the owner of `namespace` if nobody has
-    /// claimed it. Answers whether this claimed it, and whether `user` owns it now.
+    /// claimed it. Answers whether this claimed it, and whether `user` owns it now
+    /// (facts: whether that lets them act there is the access rule's to say,
+    /// `service::access::may_act`).
     pub(super) async fn claim_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         namespace: &str,
@@ -49,13 +51,7 @@ impl Db {
             .await?;
             return Ok((true, true));
         }
-        let owner =
-            sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
-                .bind(namespace)
-                .bind(user)
-                .fetch_optional(&mut **tx)
-                .await?;
-        Ok((false, owner.is_some()))
+        Ok((false, owns(&mut **tx, namespace, user).await?))
     }
 
     /// Whether someone claimed `namespace`.
@@ -83,14 +79,7 @@ impl Db {
 
     /// Whether `owner` owns `namespace`.
     pub async fn is_owner(&self, namespace: &str, owner: &str) -> Result<bool, DbError> {
-        Ok(
-            sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
-                .bind(namespace)
-                .bind(owner)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some(),
-        )
+        owns(&self.pool, namespace, owner).await
     }
 
     /// Adds an owner; `Conflict` if they already are one.
@@ -134,4 +123,20 @@ impl Db {
         tx.commit().await?;
         Ok(Ok(removed == 1))
     }
+}
+
+/// Whether `owner` owns `namespace`, asked of `db` (the pool, or an open transaction).
+async fn owns<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    namespace: &str,
+    owner: &str,
+) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM namespace_owners WHERE namespace = $1 AND owner = $2")
+            .bind(namespace)
+            .bind(owner)
+            .fetch_optional(db)
+            .await?
+            .is_some(),
+    )
 }

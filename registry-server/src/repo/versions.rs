@@ -119,9 +119,9 @@ pub enum Inserted {
 impl Db {
     /// Inserts a version in one transaction: claims the namespace on its first
     /// publish, creates the package on its first version, refuses an existing version
-    /// with `Conflict`, and records items and dependencies. In a namespace claimed
-    /// before, `may_act` (the access rule, told whether the publisher owns it) decides
-    /// whether the publish goes on.
+    /// with `Conflict`, and records items and dependencies. `may_act` (the access rule,
+    /// told whether the publisher owns the namespace, which they do when this claimed
+    /// it) decides whether the publish goes on.
     pub async fn insert_version(
         &self,
         v: &NewVersion<'_>,
@@ -129,7 +129,7 @@ impl Db {
     ) -> Result<Inserted, DbError> {
         let mut tx = self.pool.begin().await?;
         let (claimed, owns) = Self::claim_in(&mut tx, v.namespace, v.published_by, v.now).await?;
-        if !claimed && !may_act(owns) {
+        if !may_act(owns) {
             return Ok(Inserted::NotOwner);
         }
         sqlx::query(

@@ -180,12 +180,7 @@ impl AppState {
 
     /// A namespace's owners and packages; `NAMESPACE_UNKNOWN` when nobody published there.
     pub async fn namespace(&self, namespace: &str) -> Result<views::Namespace, ServiceError> {
-        wharf_types::check_part(namespace).map_err(|reason| {
-            ServiceError::bad_request(
-                "NAME_INVALID",
-                format!("invalid namespace `{namespace}`: {reason}"),
-            )
-        })?;
+        super::namespace_name(namespace)?;
         if !self.db.namespace_exists(namespace).await? {
             return Err(ServiceError::not_found(
                 "NAMESPACE_UNKNOWN",

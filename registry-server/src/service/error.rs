@@ -20,10 +20,15 @@ pub enum ErrorKind {
     NotFound,
     /// It conflicts with what exists (a version taken, an owner already there).
     Conflict,
+    /// The operation is never allowed on what it names (deleting a package version's
+    /// manifest).
+    Unsupported,
     /// The body is larger than the limit.
     TooLarge,
     /// Well-formed, but refused by a rule on its content (a semver break).
     Unprocessable,
+    /// The client took too long to send what it began (a body behind its pace).
+    TimedOut,
     /// Too many requests at once; retry shortly.
     Busy,
     /// A transient failure (a blob collected mid-write); retry.
@@ -141,6 +146,7 @@ impl From<BodyError> for ServiceError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge(limit) => Self::too_large(limit),
+            BodyError::TooSlow(message) => Self::new(ErrorKind::TimedOut, "BODY_TIMEOUT", message),
             e @ BodyError::Unreadable(_) => Self::bad_request("BODY_UNREADABLE", e.to_string()),
         }
     }

@@ -72,6 +72,17 @@ pub struct Stored {
     pub size: u64,
 }
 
+/// Opens the registry `config` describes without serving it (no bearer-signing key is
+/// read or made: see [`AppState::open_offline`]), checks it ([`AppState::fsck`]) and
+/// closes it: what `wharf fsck` runs, safe while servers run on the same database and
+/// storage.
+pub async fn check(config: crate::Config) -> anyhow::Result<FsckReport> {
+    let state = AppState::open_offline(config).await?;
+    let report = state.fsck().await;
+    state.db.close().await;
+    report.map_err(|e| anyhow::anyhow!("fsck failed: {}", e.message))
+}
+
 /// How many blobs are read at once.
 const PARALLEL_READS: usize = 8;
 

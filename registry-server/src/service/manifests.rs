@@ -1,17 +1,20 @@
-//! Recording a manifest an OCI client pushed: everything it references must be in
-//! its repository already (leased first, see [`gc`](super::gc)); a Wasm artifact
-//! pushed under `namespace/name:version` is a publish, through the same rules as the
-//! JSON API; other content is stored as it is, but a tag of a published version
-//! never moves.
+//! OCI repositories' manifests. Recording one an OCI client pushed: everything it
+//! references must be in its repository already (leased first, see [`gc`](super::gc));
+//! a Wasm artifact pushed under `namespace/name:version` is a publish, through the same
+//! rules as the JSON API; other content is stored as it is, but a tag of a published
+//! version never moves. Finding them by digest or tag, deleting what is not a package
+//! version, and the listings (repositories, tags, referrers). Calls the repositories
+//! and storage; never HTTP.
 
 use bytes::Bytes;
 use wharf_types::Digest;
 
-use super::ServiceError;
 use super::access::Principal;
+use super::{ErrorKind, ServiceError};
 use crate::AppState;
 use crate::artifact::{ParsedManifest, package_of};
-use crate::repo::{ManifestRow, NewManifest};
+pub use crate::repo::ManifestRow;
+use crate::repo::NewManifest;
 
 impl AppState {
     /// Records the manifest `bytes` (read as `parsed`, whose digest is `digest`) in
@@ -134,4 +137,94 @@ fn as_oci_error(mut e: ServiceError) -> ServiceError {
         other => other,
     };
     e
+}
+
+/// What names a manifest in a repository: its digest, or a tag.
+#[derive(Debug, Clone, Copy)]
+pub enum Reference<'a> {
+    /// The manifest's digest.
+    Digest(&'a Digest),
+    /// A tag pointing at it.
+    Tag(&'a str),
+}
+
+/// Reading an OCI repository: its manifests, tags and referrers, and the listing of
+/// repositories; deleting what is not a package version.
+impl AppState {
+    /// The manifest `reference` names in `repository`, if any.
+    pub async fn manifest(
+        &self,
+        repository: &str,
+        reference: Reference<'_>,
+    ) -> Result<Option<ManifestRow>, ServiceError> {
+        Ok(match reference {
+            Reference::Digest(digest) => self.db.manifest(repository, &digest.to_string()).await?,
+            Reference::Tag(tag) => self.db.manifest_by_tag(repository, tag).await?,
+        })
+    }
+
+    /// The bytes of `manifest` (from the memory cache when recently served).
+    pub async fn manifest_bytes(&self, manifest: &ManifestRow) -> Result<Bytes, ServiceError> {
+        let missing =
+            || ServiceError::internal(format!("manifest blob {} is missing", manifest.digest));
+        let digest: Digest = manifest.digest.parse().map_err(|_| missing())?;
+        self.blob_bytes(&digest).await?.ok_or_else(missing)
+    }
+
+    /// Deletes `manifest` (found by `reference`) from `repository`: by digest, the
+    /// manifest and its tags; by tag, only the tag. A package version's manifest is
+    /// never deleted (`405 UNSUPPORTED`: versions are immutable, yank them instead).
+    pub async fn delete_manifest(
+        &self,
+        repository: &str,
+        reference: Reference<'_>,
+        manifest: &ManifestRow,
+    ) -> Result<(), ServiceError> {
+        if self
+            .db
+            .version_of_manifest(repository, &manifest.digest)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::new(
+                ErrorKind::Unsupported,
+                "UNSUPPORTED",
+                "package versions are immutable; yank them instead",
+            ));
+        }
+        match reference {
+            Reference::Digest(_) => {
+                self.db
+                    .delete_manifest(repository, &manifest.digest)
+                    .await?
+            }
+            Reference::Tag(tag) => self.db.delete_tag(repository, tag).await?,
+        };
+        Ok(())
+    }
+
+    /// The manifests of `repository` whose subject is `subject`.
+    pub async fn referrers(
+        &self,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<ManifestRow>, ServiceError> {
+        Ok(self.db.referrers(repository, &subject.to_string()).await?)
+    }
+
+    /// Every OCI repository's name.
+    pub async fn repositories(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(self.db.repositories().await?)
+    }
+
+    /// The tags of `repository`; `404 NAME_UNKNOWN` when there is no such repository.
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, ServiceError> {
+        if !self.db.repository_exists(repository).await? {
+            return Err(ServiceError::not_found(
+                "NAME_UNKNOWN",
+                format!("there is no repository `{repository}`"),
+            ));
+        }
+        Ok(self.db.tags(repository).await?)
+    }
 }

@@ -5,16 +5,21 @@
 //!
 //! [`access`] holds the one owner/admin rule every path calls; `publish` what may be
 //! published (through the JSON API, or as a Wasm artifact pushed over OCI:
-//! `manifests`); `packages` what the registry says about packages; [`browse`] the
-//! read side people browse; `targets` which hosts can run a component; [`tokens`],
-//! [`uploads`], [`gc`] and [`fsck`] the rest.
+//! [`manifests`], which also finds, lists and deletes manifests); `packages` what the
+//! registry says about packages; [`browse`] the read side people browse; `targets`
+//! which hosts can run a component; [`blobs`] which blobs are served and their bytes;
+//! [`uploads`] receiving them (slots, leases, upload sessions); [`owners`] who owns a
+//! namespace; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
+//! and the blob store only through these.
 
 pub mod access;
+pub mod blobs;
 pub mod browse;
 mod error;
 pub mod fsck;
 pub mod gc;
-mod manifests;
+pub mod manifests;
+pub mod owners;
 mod packages;
 mod publish;
 mod targets;
@@ -44,6 +49,16 @@ pub fn check_user(user: &str) -> Result<(), ServiceError> {
             format!("`{user}` is not a user name: lowercase letters, digits, `-`, `_`, `.`"),
         ))
     }
+}
+
+/// A namespace's name checked, or `400 NAME_INVALID`.
+pub fn namespace_name(namespace: &str) -> Result<(), ServiceError> {
+    wharf_types::check_part(namespace).map_err(|reason| {
+        ServiceError::bad_request(
+            "NAME_INVALID",
+            format!("invalid namespace `{namespace}`: {reason}"),
+        )
+    })
 }
 
 /// `namespace:name` checked, or `400 NAME_INVALID`.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use semver::{Version, VersionReq};
 use serde_json::json;
-use wharf_types::PackageName;
+use wharf_types::{Digest, PackageName};
 
 use super::{ServiceError, unknown_package};
 use crate::AppState;
@@ -42,13 +42,7 @@ impl AppState {
         name: &PackageName,
         version: &str,
     ) -> Result<views::VersionDetail, ServiceError> {
-        let Some(row) = self
-            .db
-            .version(name.namespace(), name.name(), version)
-            .await?
-        else {
-            return Err(self.missing_version(name, version).await);
-        };
+        let row = self.existing_version(name, version).await?;
         let package = self
             .db
             .package(name.namespace(), name.name())
@@ -96,6 +90,49 @@ impl AppState {
                 .collect(),
             targets,
         })
+    }
+
+    /// The versions of a package that exists, as the API lists them, highest first;
+    /// yanked ones only when asked. `404 PACKAGE_UNKNOWN` when there is no such
+    /// package.
+    pub async fn package_versions(
+        &self,
+        name: &PackageName,
+        include_yanked: bool,
+    ) -> Result<Vec<views::VersionSummary>, ServiceError> {
+        self.db
+            .package(name.namespace(), name.name())
+            .await?
+            .ok_or_else(|| unknown_package(name))?;
+        let versions = self.sorted_versions(name, include_yanked).await?;
+        Ok(versions.iter().map(Into::into).collect())
+    }
+
+    /// The digest of a version's bytes (yanked versions too); `404 VERSION_UNKNOWN`
+    /// or `PACKAGE_UNKNOWN` when there is none.
+    pub async fn version_digest(
+        &self,
+        name: &PackageName,
+        version: &str,
+    ) -> Result<Digest, ServiceError> {
+        let row = self.existing_version(name, version).await?;
+        row.digest.parse().map_err(ServiceError::internal)
+    }
+
+    /// A version's row, or why there is none ([`AppState::missing_version`]).
+    async fn existing_version(
+        &self,
+        name: &PackageName,
+        version: &str,
+    ) -> Result<VersionRow, ServiceError> {
+        match self
+            .db
+            .version(name.namespace(), name.name(), version)
+            .await?
+        {
+            Some(row) => Ok(row),
+            None => Err(self.missing_version(name, version).await),
+        }
     }
 
     /// Versions of a package, highest first; yanked ones only when asked.

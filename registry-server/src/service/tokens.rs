@@ -192,6 +192,46 @@ pub async fn principal_for(
 }
 
 impl AppState {
+    /// A bearer for `principal` (None: anonymous) that expires at `expires` (seconds
+    /// since the Unix epoch), signed with this registry's keys ([`sign_bearer`]).
+    pub fn bearer_for(&self, principal: Option<&Principal>, expires: i64) -> String {
+        sign_bearer(&self.bearer_keys, principal, expires)
+    }
+
+    /// The tokens of `owner` (None: the caller's own), never their secrets; only an
+    /// admin of the whole registry lists another user's.
+    pub async fn list_tokens(
+        &self,
+        principal: &Principal,
+        owner: Option<&str>,
+    ) -> Result<Vec<views::Token>, ServiceError> {
+        let owner = owner.unwrap_or(&principal.user);
+        if !access::may_manage_tokens_of(principal, owner) {
+            return Err(ServiceError::denied("only admins list other users' tokens"));
+        }
+        Ok(self
+            .db
+            .tokens_of(owner)
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Revokes token `id`: its owner may, or an admin of the whole registry.
+    pub async fn revoke_token(&self, principal: &Principal, id: &str) -> Result<(), ServiceError> {
+        let token = self.db.token(id).await?.ok_or_else(|| {
+            ServiceError::not_found("TOKEN_UNKNOWN", format!("there is no token `{id}`"))
+        })?;
+        if !access::may_manage_tokens_of(principal, &token.owner) {
+            return Err(ServiceError::denied(
+                "only the token's owner or an admin may revoke it",
+            ));
+        }
+        self.db.revoke_token(id, crate::now_ms()).await?;
+        Ok(())
+    }
+
     /// Creates a token for the caller, or (admins) for another user. A token never
     /// gets more than its creator has: no scope or namespace beyond the caller's own,
     /// and no life beyond the caller's (without `expires_in_days` it expires with the

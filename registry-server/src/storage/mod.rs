@@ -36,6 +36,10 @@ pub enum BodyError {
     /// More than the configured limit arrived.
     #[error("the body is larger than the limit of {0} bytes")]
     TooLarge(u64),
+    /// The client sent nothing for too long, or too slowly (the message says which
+    /// limit, and how to change it).
+    #[error("{0}")]
+    TooSlow(String),
     /// The client went away or sent a malformed body.
     #[error("the body could not be read: {0}")]
     Unreadable(String),

@@ -1,5 +1,6 @@
 //! Blobs by digest, whatever uses them.
-//! Routes only: the bytes are served by [`crate::http::blob`], read through the state.
+//! Routes only: which blobs are served is `service::blobs`; the bytes are answered by
+//! [`crate::http::blob`].
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -11,6 +12,7 @@ use crate::AppState;
 use crate::http::auth::Reader;
 use crate::http::blob::serve_blob;
 use crate::http::error::ApiError;
+use crate::service::blobs::unknown_blob;
 
 /// Download a blob by digest: what a version, a manifest or a repository uses; a blob
 /// deleted from every repository is gone here too.
@@ -25,11 +27,8 @@ pub(super) async fn blob(
     let digest: Digest = digest.parse().map_err(|e: wharf_types::ParseError| {
         ApiError::bad_request("DIGEST_INVALID", e.to_string())
     })?;
-    if !state.db.blob_served(&digest.to_string()).await? {
-        return Err(ApiError::not_found(
-            "BLOB_UNKNOWN",
-            format!("no blob {digest}"),
-        ));
+    if !state.blob_served(&digest).await? {
+        return Err(unknown_blob(&digest, None).into());
     }
     serve_blob(&state, &digest, &headers).await
 }

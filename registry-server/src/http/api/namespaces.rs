@@ -1,5 +1,5 @@
 //! Namespaces and their owners.
-//! Routes only: who may change owners is `service::access`; never SQL of its own.
+//! Routes only: changing owners is `service::owners` (who may, `service::access`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,8 +9,7 @@ use super::ErrorBody;
 use crate::AppState;
 use crate::http::auth::{Caller, Reader};
 use crate::http::error::ApiError;
-use crate::service::access::{Scope, Unclaimed};
-use crate::service::check_user;
+use crate::service::owners::OwnerChange;
 use crate::views;
 
 /// A namespace's owners and packages.
@@ -24,30 +23,6 @@ pub(super) async fn namespace(
     Ok(Json(state.namespace(&namespace).await?))
 }
 
-fn check_namespace(namespace: &str) -> Result<(), ApiError> {
-    wharf_types::check_part(namespace).map_err(|reason| {
-        ApiError::bad_request(
-            "NAME_INVALID",
-            format!("invalid namespace `{namespace}`: {reason}"),
-        )
-    })
-}
-
-async fn owner_change(
-    state: &AppState,
-    caller: Caller,
-    namespace: &str,
-    owner: &str,
-) -> Result<(), ApiError> {
-    check_namespace(namespace)?;
-    check_user(owner)?;
-    let principal = caller.required()?;
-    state
-        .authorize(&principal, Scope::Owners, namespace, Unclaimed::NotFound)
-        .await?;
-    Ok(())
-}
-
 /// Add an owner to a namespace.
 #[utoipa::path(put, path = "/api/v1/namespaces/{namespace}/owners/{owner}",
     responses((status = 201), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -56,19 +31,11 @@ pub(super) async fn add_owner(
     caller: Caller,
     Path((namespace, owner)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    owner_change(&state, caller, &namespace, &owner).await?;
-    match state
-        .db
-        .add_owner(&namespace, &owner, crate::now_ms())
-        .await
-    {
-        Ok(()) => Ok(StatusCode::CREATED),
-        Err(crate::repo::DbError::Conflict) => Err(ApiError::conflict(
-            "OWNER_EXISTS",
-            format!("`{owner}` already owns `{namespace}`"),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let principal = caller.required()?;
+    state
+        .change_owner(&principal, &namespace, &owner, OwnerChange::Add)
+        .await?;
+    Ok(StatusCode::CREATED)
 }
 
 /// Remove an owner from a namespace; the last owner stays.
@@ -79,16 +46,9 @@ pub(super) async fn remove_owner(
     caller: Caller,
     Path((namespace, owner)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    owner_change(&state, caller, &namespace, &owner).await?;
-    match state.db.remove_owner(&namespace, &owner).await? {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::not_found(
-            "OWNER_UNKNOWN",
-            format!("`{owner}` does not own `{namespace}`"),
-        )),
-        Err(()) => Err(ApiError::conflict(
-            "LAST_OWNER",
-            format!("`{owner}` is the last owner of `{namespace}`; add another first"),
-        )),
-    }
+    let principal = caller.required()?;
+    state
+        .change_owner(&principal, &namespace, &owner, OwnerChange::Remove)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

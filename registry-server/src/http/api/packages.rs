@@ -10,15 +10,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use wharf_types::Digest;
 
 use super::ErrorBody;
 use crate::AppState;
 use crate::http::auth::{Caller, Reader};
 use crate::http::blob::serve_blob;
-use crate::http::body::read_body;
+use crate::http::body::{Pace, read_body};
 use crate::http::error::ApiError;
-use crate::service::{package_name, unknown_package};
+use crate::service::package_name;
 use crate::views;
 
 #[derive(Deserialize, IntoParams)]
@@ -91,13 +90,9 @@ pub(super) async fn versions(
     Query(query): Query<VersionsQuery>,
 ) -> Result<Json<Vec<views::VersionSummary>>, ApiError> {
     let name = package_name(&namespace, &name)?;
-    state
-        .db
-        .package(name.namespace(), name.name())
-        .await?
-        .ok_or_else(|| unknown_package(&name))?;
-    let versions = state.sorted_versions(&name, query.include_yanked).await?;
-    Ok(Json(versions.iter().map(Into::into).collect()))
+    Ok(Json(
+        state.package_versions(&name, query.include_yanked).await?,
+    ))
 }
 
 /// One version: WIT, imports, exports, dependencies, digest, size.
@@ -129,8 +124,14 @@ pub(super) async fn publish(
     let principal = caller.required()?;
     // Who may publish is settled before a byte of the body is read.
     state.may_publish(&principal, &name, &version).await?;
-    let _slot = state.uploads.take()?;
-    let body = read_body(body, &headers, state.config.max_upload_bytes).await?;
+    let _slot = state.uploads.take(&principal)?;
+    let body = read_body(
+        body,
+        &headers,
+        state.config.max_upload_bytes,
+        Pace::of(&state.config),
+    )
+    .await?;
     let published = state
         .publish(&principal, &name, &version, body, None)
         .await?;
@@ -148,14 +149,7 @@ pub(super) async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = package_name(&namespace, &name)?;
-    let Some(row) = state
-        .db
-        .version(name.namespace(), name.name(), &version)
-        .await?
-    else {
-        return Err(state.missing_version(&name, &version).await.into());
-    };
-    let digest: Digest = row.digest.parse().map_err(ApiError::internal)?;
+    let digest = state.version_digest(&name, &version).await?;
     serve_blob(&state, &digest, &headers).await
 }
 

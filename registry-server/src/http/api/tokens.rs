@@ -11,7 +11,6 @@ use super::ErrorBody;
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::service::access;
 use crate::views;
 
 #[derive(Deserialize, IntoParams)]
@@ -30,21 +29,10 @@ pub(super) async fn list_tokens(
     Query(query): Query<TokensQuery>,
 ) -> Result<Json<Vec<views::Token>>, ApiError> {
     let principal = caller.required()?;
-    let owner = match query.owner {
-        Some(owner) if !access::may_manage_tokens_of(&principal, &owner) => {
-            return Err(ApiError::denied("only admins list other users' tokens"));
-        }
-        Some(owner) => owner,
-        None => principal.user.clone(),
-    };
     Ok(Json(
         state
-            .db
-            .tokens_of(&owner)
-            .await?
-            .iter()
-            .map(Into::into)
-            .collect(),
+            .list_tokens(&principal, query.owner.as_deref())
+            .await?,
     ))
 }
 
@@ -73,15 +61,6 @@ pub(super) async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let principal = caller.required()?;
-    let token =
-        state.db.token(&id).await?.ok_or_else(|| {
-            ApiError::not_found("TOKEN_UNKNOWN", format!("there is no token `{id}`"))
-        })?;
-    if !access::may_manage_tokens_of(&principal, &token.owner) {
-        return Err(ApiError::denied(
-            "only the token's owner or an admin may revoke it",
-        ));
-    }
-    state.db.revoke_token(&id, crate::now_ms()).await?;
+    state.revoke_token(&principal, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

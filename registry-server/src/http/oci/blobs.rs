@@ -1,31 +1,26 @@
 //! `GET`, `HEAD` and `DELETE /v2/<name>/blobs/<digest>`: blobs linked to a
 //! repository.
 //! Routes only: who may pull or push is decided in the parent module, through
-//! `service::access`.
+//! `service::access`; which blobs a repository has is `service::blobs`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use wharf_types::Digest;
 
-use super::{Answer, Ctx, oci, parse_digest};
+use super::{Answer, Ctx, parse_digest};
 use crate::http::blob::serve_blob;
+use crate::service::blobs::unknown_blob;
 
 impl Ctx {
     pub(super) async fn get_blob(&self, name: &str, digest: &str, head: bool) -> Answer {
         self.pull(name)?;
         let digest = parse_digest(digest)?;
-        let unknown = || {
-            oci(
-                StatusCode::NOT_FOUND,
-                "BLOB_UNKNOWN",
-                format!("{name} has no blob {digest}"),
-            )
-        };
-        if !self.state.db.blob_linked(name, &digest.to_string()).await? {
+        let unknown = || unknown_blob(&digest, Some(name));
+        if !self.state.blob_linked(name, &digest).await? {
             return Err(unknown().into());
         }
         if head {
-            let size = self.state.blobs.size(&digest).await?.ok_or_else(unknown)?;
+            let size = self.state.blob_size(&digest).await?.ok_or_else(unknown)?;
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
@@ -53,14 +48,7 @@ impl Ctx {
     pub(super) async fn delete_blob(&self, name: &str, digest: &str) -> Answer {
         self.push(name).await?;
         let digest = parse_digest(digest)?;
-        if !self.state.db.unlink_blob(name, &digest.to_string()).await? {
-            return Err(oci(
-                StatusCode::NOT_FOUND,
-                "BLOB_UNKNOWN",
-                format!("{name} has no blob {digest}"),
-            )
-            .into());
-        }
+        self.state.unlink_blob(name, &digest).await?;
         Ok(StatusCode::ACCEPTED.into_response())
     }
 }

@@ -1,8 +1,8 @@
 //! `GET`, `HEAD`, `PUT` and `DELETE /v2/<name>/manifests/<reference>`. A Wasm artifact
 //! pushed under `namespace/name:version` is a publish, through the same rules as the
 //! JSON API.
-//! Routes only: reading and checking the reference and body here; recording the
-//! manifest (and the publish) is `service::manifests`.
+//! Routes only: reading and checking the reference and body here; finding, recording
+//! (and publishing) and deleting manifests is `service::manifests`.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,16 +11,15 @@ use wharf_types::Digest;
 
 use super::{Answer, Ctx, Denied, oci, parse_digest, size_error};
 use crate::artifact::{parse_manifest, valid_tag};
-use crate::http::body::read_body;
+use crate::http::body::{Pace, read_body};
 use crate::http::error::ApiError;
-use crate::repo::ManifestRow;
 use crate::service::ServiceError;
+use crate::service::manifests::{ManifestRow, Reference};
 
 /// Manifests larger than this are refused (the spec asks for at least 4 MiB).
 const MAX_MANIFEST: u64 = 8 << 20;
 
 impl Ctx {
-    /// The manifest a tag or digest names in a repository.
     /// The manifest `reference` (a digest or a tag) names in `name`: 404
     /// MANIFEST_UNKNOWN when there is none. A reference that cannot name one (a
     /// malformed digest, an invalid tag) is 400 when `reading` is false; reads get
@@ -32,18 +31,26 @@ impl Ctx {
         reference: &str,
         reading: bool,
     ) -> Result<ManifestRow, Denied> {
-        let found = if reference.contains(':') {
+        let digest;
+        let named = if reference.contains(':') {
             match parse_digest(reference) {
-                Ok(digest) => self.state.db.manifest(name, &digest.to_string()).await?,
+                Ok(d) => {
+                    digest = d;
+                    Some(Reference::Digest(&digest))
+                }
                 Err(_) if reading => None,
                 Err(e) => return Err(e.into()),
             }
         } else if valid_tag(reference) {
-            self.state.db.manifest_by_tag(name, reference).await?
+            Some(Reference::Tag(reference))
         } else if reading {
             None
         } else {
             return Err(tag_invalid(reference).into());
+        };
+        let found = match named {
+            Some(named) => self.state.manifest(name, named).await?,
+            None => None,
         };
         Ok(found.ok_or_else(|| {
             oci(
@@ -57,17 +64,13 @@ impl Ctx {
     pub(super) async fn get_manifest(&self, name: &str, reference: &str, head: bool) -> Answer {
         self.pull(name)?;
         let row = self.find_manifest(name, reference, true).await?;
-        let digest = parse_digest(&row.digest)?;
         let mut response = if head {
             let mut r = StatusCode::OK.into_response();
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(row.size as u64));
             r
         } else {
-            let bytes =
-                self.state.blob_bytes(&digest).await?.ok_or_else(|| {
-                    ApiError::internal(format!("manifest blob {digest} is missing"))
-                })?;
+            let bytes = self.state.manifest_bytes(&row).await?;
             (StatusCode::OK, bytes).into_response()
         };
         let h = response.headers_mut();
@@ -89,10 +92,15 @@ impl Ctx {
     pub(super) async fn put_manifest(&self, name: &str, reference: &str, body: Body) -> Answer {
         let principal = self.push(name).await?;
         // Held through the publish, which reads the Wasm layer whole.
-        let _slot = self.state.uploads.take()?;
-        let bytes = read_body(body, &self.headers, MAX_MANIFEST)
-            .await
-            .map_err(size_error)?;
+        let _slot = self.state.uploads.take(&principal)?;
+        let bytes = read_body(
+            body,
+            &self.headers,
+            MAX_MANIFEST,
+            Pace::of(&self.state.config),
+        )
+        .await
+        .map_err(size_error)?;
         let (tag, digest) = if reference.contains(':') {
             let expected = parse_digest(reference)?;
             if !expected.matches(&bytes) {
@@ -126,25 +134,14 @@ impl Ctx {
     pub(super) async fn delete_manifest(&self, name: &str, reference: &str) -> Answer {
         self.push(name).await?;
         let row = self.find_manifest(name, reference, false).await?;
-        if self
-            .state
-            .db
-            .version_of_manifest(name, &row.digest)
-            .await?
-            .is_some()
-        {
-            return Err(oci(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "UNSUPPORTED",
-                "package versions are immutable; yank them instead",
-            )
-            .into());
-        }
-        if reference.contains(':') {
-            self.state.db.delete_manifest(name, &row.digest).await?;
+        // Found, so the reference is a valid digest or tag.
+        let digest = parse_digest(&row.digest)?;
+        let named = if reference.contains(':') {
+            Reference::Digest(&digest)
         } else {
-            self.state.db.delete_tag(name, reference).await?;
-        }
+            Reference::Tag(reference)
+        };
+        self.state.delete_manifest(name, named, &row).await?;
         Ok(StatusCode::ACCEPTED.into_response())
     }
 }

@@ -267,18 +267,6 @@ impl From<ServiceError> for Denied {
     }
 }
 
-impl From<crate::repo::DbError> for Denied {
-    fn from(e: crate::repo::DbError) -> Self {
-        Denied::Error(e.into())
-    }
-}
-
-impl From<crate::storage::StorageError> for Denied {
-    fn from(e: crate::storage::StorageError) -> Self {
-        Denied::Error(e.into())
-    }
-}
-
 type Answer = Result<Response, Denied>;
 
 struct Ctx {

@@ -1,6 +1,6 @@
 //! `GET /v2/<name>/referrers/<digest>`: the manifests whose subject is a digest,
 //! as an OCI index, optionally filtered by `artifactType`.
-//! Routes only: reads the referrers the repositories answer, through the state.
+//! Routes only: which manifests refer to a digest is `service::manifests`'.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -16,8 +16,7 @@ impl Ctx {
         let filter = self.query.get("artifactType");
         let manifests: Vec<Value> = self
             .state
-            .db
-            .referrers(name, &digest.to_string())
+            .referrers(name, &digest)
             .await?
             .into_iter()
             .filter(|m| filter.is_none_or(|f| m.artifact_type.as_deref() == Some(f.as_str())))

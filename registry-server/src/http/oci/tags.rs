@@ -1,12 +1,12 @@
 //! `GET /v2/_catalog` and `GET /v2/<name>/tags/list`: listings, paginated with `n`
 //! and `last`.
-//! Routes only: reads the listings the repositories answer, through the state.
+//! Routes only: the listings are `service::manifests`'.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::{Answer, Ctx, Denied, oci};
+use super::{Answer, Ctx, Denied};
 
 impl Ctx {
     pub(super) async fn catalog(&self) -> Answer {
@@ -18,7 +18,7 @@ impl Ctx {
         }
         let (n, last) = self.page()?;
         let (repositories, more) =
-            Self::paginate(self.state.db.repositories().await?, n, last.as_deref());
+            Self::paginate(self.state.repositories().await?, n, last.as_deref());
         let mut response = axum::Json(json!({ "repositories": repositories })).into_response();
         if more {
             let link = format!(
@@ -35,16 +35,9 @@ impl Ctx {
 
     pub(super) async fn tags(&self, name: &str) -> Answer {
         self.pull(name)?;
-        if !self.state.db.repository_exists(name).await? {
-            return Err(oci(
-                StatusCode::NOT_FOUND,
-                "NAME_UNKNOWN",
-                format!("there is no repository `{name}`"),
-            )
-            .into());
-        }
+        let tags = self.state.tags(name).await?;
         let (n, last) = self.page()?;
-        let (tags, more) = Self::paginate(self.state.db.tags(name).await?, n, last.as_deref());
+        let (tags, more) = Self::paginate(tags, n, last.as_deref());
         let mut response = axum::Json(json!({ "name": name, "tags": tags })).into_response();
         if more {
             let link = format!(

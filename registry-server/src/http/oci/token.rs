@@ -10,7 +10,7 @@ use super::unauthorized;
 use crate::AppState;
 use crate::http::auth::secret_from_header;
 use crate::http::error::ApiError;
-use crate::service::tokens::{Credential, principal_for, sign_bearer};
+use crate::service::tokens::{Credential, principal_for};
 
 /// How long a bearer token from `/v2/token` lives.
 const TOKEN_SECONDS: i64 = 300;
@@ -62,7 +62,7 @@ pub(super) async fn token(
         }
     };
     let expires = crate::now_ms() / 1000 + TOKEN_SECONDS;
-    let bearer = sign_bearer(&state.bearer_keys, principal.as_ref(), expires);
+    let bearer = state.bearer_for(principal.as_ref(), expires);
     axum::Json(json!({"token": bearer, "access_token": bearer, "expires_in": TOKEN_SECONDS}))
         .into_response()
 }

@@ -1,6 +1,8 @@
 //! `/v2/<name>/blobs/uploads/`: monolithic, chunked and cross-repository (mount)
 //! blob uploads. Chunks stream to storage as they arrive.
-//! Routes only: the lease-then-store protocol and the upload slots are `service::uploads`.
+//! Routes only: reading the request (the digest, the `Content-Range`, the body within
+//! its bounds) and writing the answer; the upload sessions, the lease-then-store
+//! protocol and the upload slots are `service::uploads`.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,73 +11,44 @@ use serde_json::json;
 
 use super::blobs::created_blob;
 use super::{Answer, Ctx, Denied, oci, parse_digest, size_error};
-use crate::artifact::valid_repository;
-use crate::http::body::incoming;
+use crate::http::body::{Pace, incoming};
 
 impl Ctx {
     pub(super) async fn start_upload(&self, name: &str, body: Body) -> Answer {
-        self.push(name).await?;
+        let principal = self.push(name).await?;
         if let (Some(mount), Some(from)) = (self.query.get("mount"), self.query.get("from")) {
             let digest = parse_digest(mount)?;
-            self.state.lease(&digest, 0).await?;
-            if valid_repository(from)
-                && self.state.db.blob_linked(from, &digest.to_string()).await?
-                && self.state.blobs.size(&digest).await?.is_some()
-                && self.state.may_read(self.caller.as_ref())
+            if self
+                .state
+                .mount_blob(self.caller.as_ref(), name, from, &digest)
+                .await?
             {
-                self.state
-                    .db
-                    .link_blob(name, &digest.to_string(), crate::now_ms())
-                    .await?;
                 return Ok(created_blob(name, &digest));
             }
         }
         if let Some(digest) = self.query.get("digest") {
             let digest = parse_digest(digest)?;
-            let _slot = self.state.uploads.take()?;
-            let bytes = incoming(body, &self.headers, self.state.config.max_upload_bytes)
-                .map_err(size_error)?;
+            let _slot = self.state.uploads.take(&principal)?;
+            let bytes = incoming(
+                body,
+                &self.headers,
+                self.state.config.max_upload_bytes,
+                Pace::of(&self.state.config),
+            )
+            .map_err(size_error)?;
             self.state
-                .store_stream(bytes, &digest)
+                .push_blob(name, bytes, &digest)
                 .await
                 .map_err(|e| size_error(e.into()))?;
-            self.state
-                .db
-                .link_blob(name, &digest.to_string(), crate::now_ms())
-                .await?;
             return Ok(created_blob(name, &digest));
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        self.state.blobs.upload_start(&id).await?;
-        self.state
-            .db
-            .create_upload(&id, name, crate::now_ms())
-            .await?;
+        let id = self.state.start_upload(name).await?;
         Ok(upload_answer(StatusCode::ACCEPTED, name, &id, 0))
     }
 
-    /// Checks that the upload exists and belongs to this repository.
-    pub(super) async fn upload(&self, name: &str, id: &str) -> Result<u64, Denied> {
-        let unknown = || {
-            oci(
-                StatusCode::NOT_FOUND,
-                "BLOB_UPLOAD_UNKNOWN",
-                format!("there is no upload `{id}` in {name}"),
-            )
-        };
-        match self.state.db.upload(id).await? {
-            Some(repository) if repository == name => {}
-            _ => return Err(unknown().into()),
-        }
-        Ok(self
-            .state
-            .blobs
-            .upload_size(id)
-            .await?
-            .ok_or_else(unknown)?)
-    }
-
-    pub(super) async fn append(&self, id: &str, body: Body, size: u64) -> Result<u64, Denied> {
+    /// Appends `body` to upload `id`, which holds `size` bytes, when its
+    /// `Content-Range` (if any) starts there; the upload's size after it.
+    async fn append(&self, id: &str, body: Body, size: u64) -> Result<u64, Denied> {
         // In-order chunks only: a Content-Range must start where the upload ends.
         if let Some(range) = self
             .headers
@@ -95,29 +68,20 @@ impl Ctx {
             body,
             &self.headers,
             self.state.config.max_upload_bytes.saturating_sub(size),
+            Pace::of(&self.state.config),
         )
         .map_err(size_error)?;
-        let size = self
+        Ok(self
             .state
-            .blobs
-            .upload_append(id, bytes)
+            .append_upload(id, bytes)
             .await
-            .map_err(|e| size_error(e.into()))?
-            .ok_or_else(|| {
-                oci(
-                    StatusCode::NOT_FOUND,
-                    "BLOB_UPLOAD_UNKNOWN",
-                    "the upload is gone",
-                )
-            })?;
-        self.state.db.touch_upload(id, crate::now_ms()).await?;
-        Ok(size)
+            .map_err(|e| size_error(e.into()))?)
     }
 
     pub(super) async fn patch_upload(&self, name: &str, id: &str, body: Body) -> Answer {
-        self.push(name).await?;
-        let size = self.upload(name, id).await?;
-        let _slot = self.state.uploads.take()?;
+        let principal = self.push(name).await?;
+        let size = self.state.upload_size(name, id).await?;
+        let _slot = self.state.uploads.take(&principal)?;
         match self.append(id, body, size).await {
             Ok(size) => Ok(upload_answer(StatusCode::ACCEPTED, name, id, size)),
             Err(Denied::Error(e)) if e.status == StatusCode::RANGE_NOT_SATISFIABLE => {
@@ -136,10 +100,10 @@ impl Ctx {
     }
 
     pub(super) async fn finish_upload(&self, name: &str, id: &str, body: Body) -> Answer {
-        self.push(name).await?;
-        let size = self.upload(name, id).await?;
+        let principal = self.push(name).await?;
+        let size = self.state.upload_size(name, id).await?;
         // Held through the last chunk and the hashing of the whole.
-        let _slot = self.state.uploads.take()?;
+        let _slot = self.state.uploads.take(&principal)?;
         let digest = parse_digest(self.query.get("digest").ok_or_else(|| {
             oci(
                 StatusCode::BAD_REQUEST,
@@ -148,34 +112,20 @@ impl Ctx {
             )
         })?)?;
         self.append(id, body, size).await?;
-        self.state.lease(&digest, 0).await?;
-        let result = self.state.blobs.upload_finish(id, &digest).await;
-        self.state.db.delete_upload(id).await?;
-        result?.ok_or_else(|| {
-            oci(
-                StatusCode::NOT_FOUND,
-                "BLOB_UPLOAD_UNKNOWN",
-                "the upload is gone",
-            )
-        })?;
-        self.state
-            .db
-            .link_blob(name, &digest.to_string(), crate::now_ms())
-            .await?;
+        self.state.finish_upload(name, id, &digest).await?;
         Ok(created_blob(name, &digest))
     }
 
     pub(super) async fn upload_status(&self, name: &str, id: &str) -> Answer {
         self.push(name).await?;
-        let size = self.upload(name, id).await?;
+        let size = self.state.upload_size(name, id).await?;
         Ok(upload_answer(StatusCode::NO_CONTENT, name, id, size))
     }
 
     pub(super) async fn cancel_upload(&self, name: &str, id: &str) -> Answer {
         self.push(name).await?;
-        self.upload(name, id).await?;
-        self.state.blobs.upload_cancel(id).await?;
-        self.state.db.delete_upload(id).await?;
+        self.state.upload_size(name, id).await?;
+        self.state.cancel_upload(id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 }
