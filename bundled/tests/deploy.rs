@@ -168,7 +168,10 @@ async fn a_manifest_resolved_against_wharf_composes_a_working_gateway() {
                 .is_some_and(|p| p.to_string() == "wharf:flate")
         })
         .unwrap();
-    assert_eq!(flate_entry.digest, wharf_types::Digest::of(flate.bytes));
+    assert_eq!(
+        flate_entry.digest,
+        wharf_types::Digest::of(flate.bytes).to_string()
+    );
 
     // The same lock gives the same bytes.
     let (again, _) = deploy(
