@@ -276,30 +276,19 @@ fn differences(sqlite: &Schema, postgres: &Schema) -> Vec<String> {
                 (None, _) => found.push(format!("{name}.{column}: on PostgreSQL only")),
             }
         }
-        if s.primary_key != p.primary_key {
-            found.push(format!(
-                "{name} primary key: SQLite {:?}, PostgreSQL {:?}",
-                s.primary_key, p.primary_key
-            ));
-        }
-        if s.unique != p.unique {
-            found.push(format!(
-                "{name} unique constraints: SQLite {:?}, PostgreSQL {:?}",
-                s.unique, p.unique
-            ));
-        }
-        if s.indexes != p.indexes {
-            found.push(format!(
-                "{name} indexes: SQLite {:?}, PostgreSQL {:?}",
-                s.indexes, p.indexes
-            ));
-        }
-        if s.foreign_keys != p.foreign_keys {
-            found.push(format!(
-                "{name} foreign keys: SQLite {:?}, PostgreSQL {:?}",
-                s.foreign_keys, p.foreign_keys
-            ));
-        }
+        let mut compare =
+            |what: &str, sqlite: &dyn std::fmt::Debug, postgres: &dyn std::fmt::Debug| {
+                let (sqlite, postgres) = (format!("{sqlite:?}"), format!("{postgres:?}"));
+                if sqlite != postgres {
+                    found.push(format!(
+                        "{name} {what}: SQLite {sqlite}, PostgreSQL {postgres}"
+                    ));
+                }
+            };
+        compare("primary key", &s.primary_key, &p.primary_key);
+        compare("unique constraints", &s.unique, &p.unique);
+        compare("indexes", &s.indexes, &p.indexes);
+        compare("foreign keys", &s.foreign_keys, &p.foreign_keys);
     }
     found
 }
