@@ -182,7 +182,7 @@ pub struct Incompatible {
     pub changes: Vec<Change>,
 }
 
-/// One incompatible change between two versions of a WIT package.
+/// One incompatible change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
@@ -193,7 +193,7 @@ pub struct Change {
     /// The old form, and the new one when it changed.
     pub before: String,
     /// What it became, if it still exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }
 
