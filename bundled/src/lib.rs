@@ -55,3 +55,13 @@ pub fn wit_package(package: &str, version: &str) -> Option<&'static WitPackage> 
         .iter()
         .find(|p| p.package == package && p.version == version)
 }
+
+/// The bundled component `crate_name` with a custom section holding `tag` appended: a
+/// real component whose bytes (and digest) are its own, for tests that need many
+/// distinct versions or blobs.
+#[cfg(feature = "test-support")]
+pub fn unique_component(crate_name: &str, tag: &str) -> Vec<u8> {
+    let bundled =
+        component(crate_name).unwrap_or_else(|| panic!("no bundled component `{crate_name}`"));
+    wharf_types::with_custom_section(bundled.bytes.to_vec(), "wharf-test", tag.as_bytes())
+}

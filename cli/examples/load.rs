@@ -13,9 +13,6 @@
 //! `wharf pull` do it: resolve (`GET .../versions/{v}`) and download the content.
 //! Prints one JSON object: requests/s, and median and p99 latency per kind.
 
-#[path = "../tests/common/unique.rs"]
-mod unique;
-
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -94,7 +91,7 @@ async fn main() {
                 o.urls[0]
             ))
             .bearer_auth(&o.token)
-            .body(unique::unique_component(name))
+            .body(wharf_bundled::unique_component("flate", name))
             .send()
             .await
             .unwrap();
@@ -128,9 +125,10 @@ async fn main() {
                             "{url}/api/v1/packages/load/w{worker}/versions/{version}"
                         ))
                         .bearer_auth(&token)
-                        .body(unique::unique_component(&format!(
-                            "{run}-{worker}-{version}"
-                        )))
+                        .body(wharf_bundled::unique_component(
+                            "flate",
+                            &format!("{run}-{worker}-{version}"),
+                        ))
                         .send()
                         .await
                         .is_ok_and(|r| r.status().is_success());

@@ -4,7 +4,9 @@
 //! says what to do.
 
 use anyhow::Context;
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wharf_types::views::{ErrorEnvelope, Incompatible, Resolved};
 
 use crate::progress;
 use crate::registry::RegistryArgs;
@@ -46,10 +48,10 @@ impl Client {
         Err(refusal(status, &body))
     }
 
-    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(serde_json::from_slice(
-            &self.send(self.request(reqwest::Method::GET, path)).await?,
-        )?)
+    /// `GET path`, its JSON read as `T` (one of [`wharf_types::views`]).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let body = self.send(self.request(reqwest::Method::GET, path)).await?;
+        parse(path, &body)
     }
 
     /// Downloads `path` with a progress bar named `what` (on a terminal only).
@@ -106,11 +108,16 @@ impl Client {
         result
     }
 
-    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+    /// `POST path` with `body` as JSON, the answer read as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
         let bytes = self
             .send(self.request(reqwest::Method::POST, path).json(body))
             .await?;
-        Ok(serde_json::from_slice(&bytes)?)
+        parse(path, &bytes)
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
@@ -118,35 +125,39 @@ impl Client {
     }
 }
 
+/// A successful answer to `path` read as `T`, or an error naming what was expected.
+pub fn parse<T: DeserializeOwned>(path: &str, body: &[u8]) -> anyhow::Result<T> {
+    serde_json::from_slice(body)
+        .with_context(|| format!("the registry's answer to {path} is not what this wharf reads"))
+}
+
 /// The registry's error envelope as an error naming the code, with a hint and, for a
 /// semver refusal, the changes that broke compatibility.
 fn refusal(status: reqwest::StatusCode, body: &[u8]) -> anyhow::Error {
-    let envelope: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let error = &envelope["errors"][0];
-    let code = error["code"].as_str().unwrap_or("");
-    let message = error["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let error = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .and_then(|e| e.errors.into_iter().next());
+    let code = error.as_ref().map_or("", |e| e.code.as_str());
+    let message = error.as_ref().map_or_else(
+        || String::from_utf8_lossy(body).into_owned(),
+        |e| e.message.clone(),
+    );
     let hint = match code {
         "UNAUTHORIZED" => "\n  hint: `wharf login` with an API token, or set WHARF_TOKEN",
         "DENIED" => "\n  hint: the token lacks the scope, or the namespace belongs to others",
         _ => "",
     };
     let mut text = format!("{message} ({code}, HTTP {})", status.as_u16());
-    if code == "SEMVER_INCOMPATIBLE" {
-        for change in error["detail"]["changes"].as_array().into_iter().flatten() {
-            text.push_str(&format!(
-                "\n    {} {}",
-                change["item"].as_str().unwrap_or(""),
-                change["change"].as_str().unwrap_or("")
-            ));
-            if let Some(before) = change["before"].as_str().filter(|b| !b.is_empty()) {
-                text.push_str(&format!("\n      - {before}"));
-            }
-            if let Some(after) = change["after"].as_str() {
-                text.push_str(&format!("\n      + {after}"));
-            }
+    let incompatible = error
+        .filter(|e| e.code == "SEMVER_INCOMPATIBLE")
+        .and_then(|e| serde_json::from_value::<Incompatible>(e.detail).ok());
+    for change in incompatible.into_iter().flat_map(|i| i.changes) {
+        text.push_str(&format!("\n    {} {}", change.item, change.change));
+        if !change.before.is_empty() {
+            text.push_str(&format!("\n      - {}", change.before));
+        }
+        if let Some(after) = change.after {
+            text.push_str(&format!("\n      + {after}"));
         }
     }
     anyhow::anyhow!("{text}{hint}")
@@ -168,20 +179,14 @@ impl Client {
     pub async fn fetch(&self, spec: &str) -> anyhow::Result<Fetched> {
         let (spec, requirement) = spec.split_once('@').unwrap_or((spec, "*"));
         let (name, path) = package_path(spec)?;
-        let resolved = self
-            .get_json(&format!(
+        let resolved: Resolved = self
+            .get(&format!(
                 "/api/v1/packages/{path}/resolve?requirement={}",
                 encode(requirement)
             ))
             .await?;
-        let version = resolved["version"]
-            .as_str()
-            .context("the registry answered no version")?
-            .to_owned();
-        let digest: wharf_types::Digest = resolved["digest"]
-            .as_str()
-            .context("the registry answered no digest")?
-            .parse()?;
+        let version = resolved.version;
+        let digest: wharf_types::Digest = resolved.digest.parse()?;
         let bytes = self
             .download(
                 &format!(
@@ -199,7 +204,7 @@ impl Client {
             name,
             version,
             digest,
-            kind: resolved["kind"].as_str().unwrap_or("component").to_owned(),
+            kind: resolved.kind,
             bytes,
         })
     }

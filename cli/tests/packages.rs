@@ -243,6 +243,15 @@ fn login_tokens_owners_and_completions() {
     );
     let created = json(&created);
     let alice = created["token_secret"].as_str().unwrap().to_owned();
+    // A scope the registry does not know is refused before a request, naming the flag.
+    let unknown = run(&["token", "create", "ci", "--scope", "publsh"], None);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("--scope")
+            && stderr(&unknown).contains("`publsh` is not a scope"),
+        "{}",
+        stderr(&unknown)
+    );
     let listed = json(&run(&["token", "list", "--json"], None));
     assert!(
         listed.as_array().unwrap().is_empty(),

@@ -10,14 +10,11 @@ use std::time::{Duration, Instant};
 
 #[path = "common/tools.rs"]
 mod tools;
-#[path = "common/unique.rs"]
-mod unique;
 
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tools::tool;
-use unique::unique_component;
 
 const ADMIN: &str = "admin-secret-for-tests";
 
@@ -419,7 +416,7 @@ async fn replicas_on_one_database_and_bucket_behave_as_one_registry() {
     let client = reqwest::Client::new();
 
     // A publish on one is visible, whole, on the other.
-    let bytes = unique_component("shared");
+    let bytes = wharf_bundled::unique_component("flate", "shared");
     let (status, body) = publish(&client, &a.url, "team:shared", "1.0.0", bytes.clone())
         .await
         .unwrap();
@@ -503,7 +500,7 @@ async fn replicas_on_one_database_and_bucket_behave_as_one_registry() {
         let client = client.clone();
         let url = urls[i % 2].clone();
         racers.push(tokio::spawn(async move {
-            let bytes = unique_component(&format!("racer-{i}"));
+            let bytes = wharf_bundled::unique_component("flate", &format!("racer-{i}"));
             let (status, body) = publish(&client, &url, "team:race", "1.0.0", bytes.clone())
                 .await
                 .unwrap();
@@ -580,7 +577,7 @@ async fn garbage_collection_on_one_replica_loses_nothing_published_on_the_other(
             let mut acknowledged = Vec::new();
             let mut retries = 0;
             for i in 0..30 {
-                let bytes = unique_component(&format!("gc-{i}"));
+                let bytes = wharf_bundled::unique_component("flate", &format!("gc-{i}"));
                 loop {
                     let (status, body) =
                         publish(&client, &url, "team:gc", &format!("1.0.{i}"), bytes.clone())
@@ -651,7 +648,8 @@ async fn publish_until_killed(url: &str, round: usize) -> Vec<(String, String, V
             for i in 0.. {
                 let name = format!("crash:w{worker}");
                 let version = format!("{round}.{i}.0");
-                let bytes = unique_component(&format!("{round}-{worker}-{i}"));
+                let bytes =
+                    wharf_bundled::unique_component("flate", &format!("{round}-{worker}-{i}"));
                 match publish(&client, &url, &name, &version, bytes.clone()).await {
                     Ok((StatusCode::CREATED, _)) => acknowledged.push((name, version, bytes)),
                     Ok((status, body)) => panic!("{name}@{version}: {status} {body}"),
@@ -735,8 +733,8 @@ async fn fsck_names_what_is_missing_damaged_or_orphaned() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::embedded(&dir.path().join("registry"));
     let replica = Replica::start(&store, &[]);
-    let damaged = unique_component("damaged");
-    let deleted = unique_component("deleted");
+    let damaged = wharf_bundled::unique_component("flate", "damaged");
+    let deleted = wharf_bundled::unique_component("flate", "deleted");
     for (version, bytes) in [("1.0.0", &damaged), ("2.0.0", &deleted)] {
         let (status, _) = publish(&client, &replica.url, "team:fsck", version, bytes.clone())
             .await

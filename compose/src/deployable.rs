@@ -18,7 +18,7 @@ use wharf_types::Digest;
 
 use crate::load::Constituent;
 use crate::manifest::{KeyPath, Manifest, Source, split_interface};
-use crate::provenance::{self, Provenance};
+use crate::provenance;
 
 /// The export a pre-initializer runs once (wasmtime-wizer's default name).
 const PRE_INITIALIZER: &str = "wizer-initialize";
@@ -191,7 +191,7 @@ fn describe(c: &Constituent) -> String {
 
 /// Composes the deployable `manifest` describes from `constituents` (the bytes of
 /// every component it names, e.g. from [`crate::load`]), and embeds its
-/// [`Provenance`]. The same inputs give the same bytes.
+/// [`crate::Provenance`]. The same inputs give the same bytes.
 pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<u8>, ComposeError> {
     let mut graph = CompositionGraph::new();
     let by_key: BTreeMap<&KeyPath, &Constituent> =
@@ -353,7 +353,7 @@ pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<
         return Err(ComposeError::HostImports { denied });
     }
 
-    let provenance = Provenance::of(manifest, constituents);
+    let provenance = provenance::of(manifest, constituents);
     Ok(provenance::embed(bytes, &provenance))
 }
 

@@ -318,14 +318,14 @@ fn importers(deployable: &[u8]) -> anyhow::Result<Option<BTreeMap<KeyPath, Vec<S
     let Some(provenance) = provenance(deployable) else {
         return Ok(None);
     };
-    let keys: BTreeMap<&Digest, &str> = provenance
+    let keys: BTreeMap<&str, &str> = provenance
         .constituents
         .iter()
-        .map(|c| (&c.digest, c.key.as_str()))
+        .map(|c| (c.digest.as_str(), c.key.as_str()))
         .collect();
     let mut found = BTreeMap::new();
     for nested in nested_components(deployable)? {
-        if let Some(key) = keys.get(&Digest::of(nested)) {
+        if let Some(key) = keys.get(Digest::of(nested).to_string().as_str()) {
             let key: KeyPath = key.parse().map_err(anyhow::Error::msg)?;
             found.insert(key, crate::imports(nested)?);
         }

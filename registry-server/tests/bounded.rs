@@ -58,10 +58,7 @@ fn busy(reply: &common::Reply, limit: &str, value: u64) {
 
 /// `method uri` with `token` and `body`, as is.
 fn request(method: Method, uri: &str, token: &str, body: Body) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
+    common::request(method, uri, Some(token))
         .body(body)
         .unwrap()
 }
@@ -71,7 +68,7 @@ async fn a_publish_is_refused_before_a_byte_of_its_body_is_read(backend: Backend
     let alice = app.token("alice", &["publish"], None).await;
     let bob = app.token("bob", &["publish"], None).await;
     let reader = app.token("carol", &["yank"], None).await;
-    let component = common::unique_component("first");
+    let component = wharf_bundled::unique_component("json-transform", "first");
     let first = app.publish(&alice, "acme:edge", "1.0.0", &component).await;
     assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
 
@@ -127,7 +124,7 @@ async fn a_publish_is_refused_before_a_byte_of_its_body_is_read(backend: Backend
     assert!(!read.load(Ordering::SeqCst), "OCI: the body was read");
 
     // The probe does see a body that is read: the owner's next version.
-    let (body, read) = probe(&common::unique_component("second"));
+    let (body, read) = probe(&wharf_bundled::unique_component("json-transform", "second"));
     let uri = "/api/v1/packages/acme/edge/versions/1.1.0";
     let reply = app.send(request(Method::PUT, uri, &alice, body)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
@@ -181,7 +178,7 @@ async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Ba
             ADMIN,
             "acme:edge",
             "1.0.0",
-            &common::unique_component("busy"),
+            &wharf_bundled::unique_component("json-transform", "busy"),
         )
         .await;
     assert_eq!(
@@ -199,7 +196,7 @@ async fn bodies_past_the_upload_limit_are_refused_with_429_naming_it(backend: Ba
             ADMIN,
             "acme:edge",
             "1.0.0",
-            &common::unique_component("busy"),
+            &wharf_bundled::unique_component("json-transform", "busy"),
         )
         .await;
     assert_eq!(publish.status, StatusCode::CREATED, "{:?}", publish.body);
@@ -212,23 +209,6 @@ fn descriptor(i: usize) -> serde_json::Value {
         "digest": Digest::of(format!("layer {i}").as_bytes()).to_string(),
         "size": 1,
     })
-}
-
-async fn put_manifest(
-    app: &TestApp,
-    manifest: &serde_json::Value,
-    media_type: &str,
-) -> common::Reply {
-    app.send(
-        Request::builder()
-            .method(Method::PUT)
-            .uri("/v2/acme/many/manifests/latest")
-            .header("authorization", format!("Bearer {ADMIN}"))
-            .header("content-type", media_type)
-            .body(Body::from(manifest.to_string()))
-            .unwrap(),
-    )
-    .await
 }
 
 async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: Backend) {
@@ -249,6 +229,18 @@ async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: 
             "manifests": (0..manifests).map(descriptor).collect::<Vec<_>>(),
         })
     };
+    let put = async |manifest: &serde_json::Value| {
+        let media_type = manifest["mediaType"].as_str().unwrap();
+        let manifest = manifest.to_string();
+        app.push_manifest(
+            ADMIN,
+            "acme/many",
+            "latest",
+            media_type,
+            manifest.as_bytes(),
+        )
+        .await
+    };
     for (what, manifest, fields, count) in [
         ("an image", image(cap), "`config` and `layers`", cap + 1),
         ("an index", index(cap + 1), "`manifests`", cap + 1),
@@ -259,8 +251,7 @@ async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: 
             50_001,
         ),
     ] {
-        let media_type = manifest["mediaType"].as_str().unwrap().to_owned();
-        let reply = put_manifest(&app, &manifest, &media_type).await;
+        let reply = put(&manifest).await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::BAD_REQUEST, "MANIFEST_INVALID".into()),
@@ -276,8 +267,7 @@ async fn a_manifest_referencing_more_than_the_cap_is_refused_naming_it(backend: 
     }
     // At the cap, the references are looked at (and these are not stored).
     for manifest in [image(cap - 1), index(cap)] {
-        let media_type = manifest["mediaType"].as_str().unwrap().to_owned();
-        let reply = put_manifest(&app, &manifest, &media_type).await;
+        let reply = put(&manifest).await;
         assert_eq!(
             (reply.status, reply.code()),
             (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN".into())
@@ -534,7 +524,7 @@ async fn a_body_behind_its_pace_is_refused_with_408_and_frees_its_slot(backend: 
 
 /// Checks that `token` publishes a first version of `name` at once.
 async fn publishes(app: &TestApp, token: &str, name: &str) {
-    let component = common::unique_component(name);
+    let component = wharf_bundled::unique_component("json-transform", name);
     let reply = app.publish(token, name, "1.0.0", &component).await;
     assert_eq!(
         reply.status,

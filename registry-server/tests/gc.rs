@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use common::{Backend, TestApp};
+use axum::http::{Method, StatusCode};
+use common::{Backend, TestApp, request};
 use serde_json::json;
 use wharf_types::Digest;
 
@@ -22,27 +22,9 @@ on_both_databases!(
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn request(method: Method, uri: &str, token: &str) -> axum::http::request::Builder {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-}
-
 async fn push_blob(app: &TestApp, token: &str, repo: &str, bytes: &[u8]) -> (StatusCode, Digest) {
-    let digest = Digest::of(bytes);
-    let reply = app
-        .send(
-            request(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
-                token,
-            )
-            .body(Body::from(bytes.to_vec()))
-            .unwrap(),
-        )
-        .await;
-    (reply.status, digest)
+    let reply = app.push_blob(token, repo, bytes).await;
+    (reply.status, Digest::of(bytes))
 }
 
 fn blob_files(app: &TestApp) -> usize {
@@ -58,14 +40,14 @@ async fn idle_uploads_expire(backend: Backend) {
     let token = app.token("alice", &["publish"], None).await;
     let started = app
         .send(
-            request(Method::POST, "/v2/acme/x/blobs/uploads/", &token)
+            request(Method::POST, "/v2/acme/x/blobs/uploads/", Some(&token))
                 .body(Body::empty())
                 .unwrap(),
         )
         .await;
     let location = started.header("location").to_owned();
     app.send(
-        request(Method::PATCH, &location, &token)
+        request(Method::PATCH, &location, Some(&token))
             .body(Body::from(vec![7u8; 1000]))
             .unwrap(),
     )
@@ -81,7 +63,7 @@ async fn idle_uploads_expire(backend: Backend) {
     assert_eq!(report.uploads_expired, 1);
     let gone = app
         .send(
-            request(Method::GET, &location, &token)
+            request(Method::GET, &location, Some(&token))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -133,7 +115,7 @@ async fn unused_blobs_go_after_the_grace_period(backend: Backend) {
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest.to_string(), "size": 29}, "layers": []}).to_string();
     let put = |body: String| {
         app.send(
-            request(Method::PUT, "/v2/acme/x/manifests/v1", &token)
+            request(Method::PUT, "/v2/acme/x/manifests/v1", Some(&token))
                 .header("content-type", "application/vnd.oci.image.manifest.v1+json")
                 .body(Body::from(body))
                 .unwrap(),
@@ -162,7 +144,7 @@ async fn what_is_in_use_survives_collection(backend: Backend) {
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2}, "layers": []}).to_string();
     let pushed = app
         .send(
-            request(Method::PUT, "/v2/acme/img/manifests/v1", &token)
+            request(Method::PUT, "/v2/acme/img/manifests/v1", Some(&token))
                 .header("content-type", "application/vnd.oci.image.manifest.v1+json")
                 .body(Body::from(manifest))
                 .unwrap(),
@@ -241,7 +223,10 @@ async fn collecting_during_publishes_loses_nothing(backend: Backend) {
                 let (mut acknowledged, mut garbage, mut retries) = (Vec::new(), Vec::new(), 0);
                 for i in 0..8 {
                     let version = format!("{worker}.0.{i}");
-                    let bytes = common::unique_component(&format!("gc {worker} {i}"));
+                    let bytes = wharf_bundled::unique_component(
+                        "json-transform",
+                        &format!("gc {worker} {i}"),
+                    );
                     for attempt in 1.. {
                         let reply = app.publish(&token, "acme:race", &version, &bytes).await;
                         match reply.status {

@@ -5,8 +5,8 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use common::{ADMIN, Backend, Reply, TestApp};
+use axum::http::{Method, StatusCode};
+use common::{ADMIN, Backend, Reply, TestApp, request};
 use serde_json::{Value, json};
 use wharf_types::{Algorithm, Digest};
 
@@ -28,55 +28,16 @@ fn bundled(name: &str) -> &'static [u8] {
     wharf_bundled::component(name).unwrap().bytes
 }
 
-fn request(method: Method, uri: &str, token: Option<&str>) -> axum::http::request::Builder {
-    let builder = Request::builder().method(method).uri(uri);
-    match token {
-        Some(t) => builder.header("authorization", format!("Bearer {t}")),
-        None => builder,
-    }
-}
-
-/// Monolithic upload: one POST with `?digest=`.
+/// Monolithic upload: one POST with `?digest=`, which must succeed.
 async fn push_blob(app: &TestApp, token: &str, repo: &str, bytes: &[u8]) -> Digest {
     let digest = Digest::of(bytes);
-    let reply = app
-        .send(
-            request(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
-                Some(token),
-            )
-            .body(Body::from(bytes.to_vec()))
-            .unwrap(),
-        )
-        .await;
+    let reply = app.push_blob(token, repo, bytes).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     assert_eq!(
         reply.header("location"),
         format!("/v2/{repo}/blobs/{digest}")
     );
     digest
-}
-
-async fn push_manifest(
-    app: &TestApp,
-    token: &str,
-    repo: &str,
-    reference: &str,
-    media_type: &str,
-    manifest: &[u8],
-) -> Reply {
-    app.send(
-        request(
-            Method::PUT,
-            &format!("/v2/{repo}/manifests/{reference}"),
-            Some(token),
-        )
-        .header("content-type", media_type)
-        .body(Body::from(manifest.to_vec()))
-        .unwrap(),
-    )
-    .await
 }
 
 /// A Wasm OCI artifact manifest for `layer` with `config`.
@@ -96,8 +57,7 @@ async fn push_wasm(app: &TestApp, token: &str, repo: &str, tag: &str, wasm: &[u8
     let config_digest = push_blob(app, token, repo, config).await;
     let layer = push_blob(app, token, repo, wasm).await;
     let manifest = wasm_manifest((&config_digest, config.len()), (&layer, wasm.len()));
-    push_manifest(
-        app,
+    app.push_manifest(
         token,
         repo,
         tag,
@@ -306,15 +266,15 @@ async fn wasm_artifacts_pushed_over_oci_become_packages(backend: Backend) {
         (StatusCode::FORBIDDEN, "DENIED")
     );
     let manifest = app.get("/v2/acme/squeeze/manifests/1.0.0").await.body;
-    let intruder = push_manifest(
-        &app,
-        &bob,
-        "acme/squeeze",
-        "2.0.0",
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest,
-    )
-    .await;
+    let intruder = app
+        .push_manifest(
+            &bob,
+            "acme/squeeze",
+            "2.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        )
+        .await;
     assert_eq!(
         (intruder.status, intruder.code().as_str()),
         (StatusCode::FORBIDDEN, "DENIED")
@@ -683,51 +643,51 @@ async fn manifests_are_checked_and_errors_use_oci_codes(backend: Backend) {
     let app = TestApp::new(backend).await;
     let token = app.token("alice", &["publish"], None).await;
     let missing = wasm_manifest((&Digest::of(b"c"), 1), (&Digest::of(b"l"), 1));
-    let reply = push_manifest(
-        &app,
-        &token,
-        "acme/m",
-        "1.0.0",
-        "application/vnd.oci.image.manifest.v1+json",
-        &missing,
-    )
-    .await;
+    let reply = app
+        .push_manifest(
+            &token,
+            "acme/m",
+            "1.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &missing,
+        )
+        .await;
     assert_eq!(
         (reply.status, reply.code().as_str()),
         (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN")
     );
-    let reply = push_manifest(
-        &app,
-        &token,
-        "acme/m",
-        "v1",
-        "application/vnd.oci.image.manifest.v1+json",
-        b"{not json",
-    )
-    .await;
+    let reply = app
+        .push_manifest(
+            &token,
+            "acme/m",
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            b"{not json",
+        )
+        .await;
     assert_eq!(reply.code(), "MANIFEST_INVALID");
     let config = push_blob(&app, &token, "acme/m", b"{}").await;
     let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2}, "layers": []}).to_string();
-    let by_wrong_digest = push_manifest(
-        &app,
-        &token,
-        "acme/m",
-        &Digest::of(b"x").to_string(),
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    )
-    .await;
+    let by_wrong_digest = app
+        .push_manifest(
+            &token,
+            "acme/m",
+            &Digest::of(b"x").to_string(),
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.as_bytes(),
+        )
+        .await;
     assert_eq!(by_wrong_digest.code(), "DIGEST_INVALID");
-    let by_digest = push_manifest(
-        &app,
-        &token,
-        "acme/m",
-        &Digest::of(manifest.as_bytes()).to_string(),
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    )
-    .await;
+    let by_digest = app
+        .push_manifest(
+            &token,
+            "acme/m",
+            &Digest::of(manifest.as_bytes()).to_string(),
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.as_bytes(),
+        )
+        .await;
     assert_eq!(by_digest.status, StatusCode::CREATED);
 
     for (uri, code) in [
@@ -746,15 +706,15 @@ async fn manifests_are_checked_and_errors_use_oci_codes(backend: Backend) {
         assert_eq!(reply.code(), code, "{uri}: {:?}", reply.body);
         assert!(reply.json()["errors"][0]["message"].is_string());
     }
-    let anonymous = push_manifest(
-        &app,
-        "",
-        "acme/m",
-        "v2",
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.as_bytes(),
-    )
-    .await;
+    let anonymous = app
+        .push_manifest(
+            "",
+            "acme/m",
+            "v2",
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.as_bytes(),
+        )
+        .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -816,15 +776,15 @@ async fn referrers_and_catalog(backend: Backend) {
         "annotations": {"signed-by": "alice"},
     })
     .to_string();
-    let pushed = push_manifest(
-        &app,
-        &token,
-        "acme/zip",
-        &Digest::of(signature.as_bytes()).to_string(),
-        "application/vnd.oci.image.manifest.v1+json",
-        signature.as_bytes(),
-    )
-    .await;
+    let pushed = app
+        .push_manifest(
+            &token,
+            "acme/zip",
+            &Digest::of(signature.as_bytes()).to_string(),
+            "application/vnd.oci.image.manifest.v1+json",
+            signature.as_bytes(),
+        )
+        .await;
     assert_eq!(
         (pushed.status, pushed.header("oci-subject")),
         (StatusCode::CREATED, subject_digest.as_str())
@@ -1018,15 +978,15 @@ async fn large_and_docker_manifests_and_deletes(backend: Backend) {
     let big = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
         "layers": [], "annotations": {"padding": padding}}).to_string();
-    let pushed = push_manifest(
-        &app,
-        &token,
-        "acme/big",
-        "large",
-        "application/vnd.oci.image.manifest.v1+json",
-        big.as_bytes(),
-    )
-    .await;
+    let pushed = app
+        .push_manifest(
+            &token,
+            "acme/big",
+            "large",
+            "application/vnd.oci.image.manifest.v1+json",
+            big.as_bytes(),
+        )
+        .await;
     assert_eq!(pushed.status, StatusCode::CREATED, "a manifest over 4 MiB");
     assert_eq!(
         app.get("/v2/acme/big/manifests/large").await.body.len(),
@@ -1036,15 +996,15 @@ async fn large_and_docker_manifests_and_deletes(backend: Backend) {
     let docker = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config.to_string(), "size": 2},
         "layers": []}).to_string();
-    let pushed = push_manifest(
-        &app,
-        &token,
-        "acme/big",
-        "docker",
-        "application/vnd.docker.distribution.manifest.v2+json",
-        docker.as_bytes(),
-    )
-    .await;
+    let pushed = app
+        .push_manifest(
+            &token,
+            "acme/big",
+            "docker",
+            "application/vnd.docker.distribution.manifest.v2+json",
+            docker.as_bytes(),
+        )
+        .await;
     assert_eq!(pushed.status, StatusCode::CREATED);
     assert_eq!(
         app.get("/v2/acme/big/manifests/docker")

@@ -27,17 +27,6 @@ on_both_databases!(
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Creates a token with `token`; the reply.
-async fn create_token(app: &TestApp, token: &str, body: serde_json::Value) -> common::Reply {
-    app.request(
-        Method::POST,
-        "/api/v1/tokens",
-        Some(token),
-        body.to_string(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn an_empty_or_short_admin_token_stops_the_start() {
     for token in ["", "   ", "fifteen-chars!!"] {
@@ -94,33 +83,30 @@ async fn an_empty_secret_is_never_the_admin() {
 
 async fn a_token_never_outlives_the_token_that_made_it(backend: Backend) {
     let app = TestApp::new(backend).await;
-    let made = create_token(
-        &app,
-        ADMIN,
-        json!({"name": "ci", "owner": "alice", "scopes": ["publish"], "expires_in_days": 2}),
-    )
-    .await;
+    let made = app
+        .create_token(
+            ADMIN,
+            json!({"name": "ci", "owner": "alice", "scopes": ["publish"], "expires_in_days": 2}),
+        )
+        .await;
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     let parent = made.json()["token_secret"].as_str().unwrap().to_owned();
     let parent_expiry = made.json()["expires_at"].as_i64().unwrap();
 
     // Asked for no expiry, the child expires with its parent.
-    let child = create_token(
-        &app,
-        &parent,
-        json!({"name": "child", "scopes": ["publish"]}),
-    )
-    .await;
+    let child = app
+        .create_token(&parent, json!({"name": "child", "scopes": ["publish"]}))
+        .await;
     assert_eq!(child.status, StatusCode::CREATED, "{:?}", child.body);
     assert_eq!(child.json()["expires_at"].as_i64(), Some(parent_expiry));
 
     // Asked for longer, it is refused, naming the field and what is possible.
-    let longer = create_token(
-        &app,
-        &parent,
-        json!({"name": "child", "scopes": ["publish"], "expires_in_days": 30}),
-    )
-    .await;
+    let longer = app
+        .create_token(
+            &parent,
+            json!({"name": "child", "scopes": ["publish"], "expires_in_days": 30}),
+        )
+        .await;
     assert_eq!(
         (longer.status, longer.code()),
         (StatusCode::FORBIDDEN, "DENIED".into())
@@ -132,23 +118,23 @@ async fn a_token_never_outlives_the_token_that_made_it(backend: Backend) {
     );
 
     // Shorter is fine.
-    let shorter = create_token(
-        &app,
-        &parent,
-        json!({"name": "child", "scopes": ["publish"], "expires_in_days": 1}),
-    )
-    .await;
+    let shorter = app
+        .create_token(
+            &parent,
+            json!({"name": "child", "scopes": ["publish"], "expires_in_days": 1}),
+        )
+        .await;
     assert_eq!(shorter.status, StatusCode::CREATED, "{:?}", shorter.body);
     let expiry = shorter.json()["expires_at"].as_i64().unwrap();
     assert!(expiry < parent_expiry && expiry > parent_expiry - 2 * DAY_MS);
 
     // The admin of the whole registry still makes tokens that never expire.
-    let forever = create_token(
-        &app,
-        ADMIN,
-        json!({"name": "forever", "owner": "alice", "scopes": ["publish"]}),
-    )
-    .await;
+    let forever = app
+        .create_token(
+            ADMIN,
+            json!({"name": "forever", "owner": "alice", "scopes": ["publish"]}),
+        )
+        .await;
     assert_eq!(forever.status, StatusCode::CREATED);
     assert!(forever.json()["expires_at"].is_null());
 }
@@ -220,19 +206,16 @@ async fn an_admin_tokens_namespace_list_binds_it(backend: Backend) {
         .await;
     assert_eq!(upload.status, StatusCode::FORBIDDEN);
     // ...nor through a token it makes...
-    let wider = create_token(
-        &app,
-        &acme_admin,
-        json!({"name": "wider", "scopes": ["publish"], "namespaces": ["globex"]}),
-    )
-    .await;
+    let wider = app
+        .create_token(
+            &acme_admin,
+            json!({"name": "wider", "scopes": ["publish"], "namespaces": ["globex"]}),
+        )
+        .await;
     assert_eq!(wider.status, StatusCode::FORBIDDEN);
-    let unlisted = create_token(
-        &app,
-        &acme_admin,
-        json!({"name": "all", "scopes": ["admin"]}),
-    )
-    .await;
+    let unlisted = app
+        .create_token(&acme_admin, json!({"name": "all", "scopes": ["admin"]}))
+        .await;
     assert_eq!(unlisted.status, StatusCode::CREATED);
     assert_eq!(unlisted.json()["namespaces"], json!(["acme"]));
     // ...and nothing that concerns the whole registry.
@@ -244,24 +227,24 @@ async fn an_admin_tokens_namespace_list_binds_it(backend: Backend) {
         let reply = app.request(method, uri, Some(&acme_admin), "").await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}");
     }
-    let for_bob = create_token(
-        &app,
-        &acme_admin,
-        json!({"name": "b", "owner": "bob", "scopes": ["publish"]}),
-    )
-    .await;
+    let for_bob = app
+        .create_token(
+            &acme_admin,
+            json!({"name": "b", "owner": "bob", "scopes": ["publish"]}),
+        )
+        .await;
     assert_eq!(for_bob.status, StatusCode::FORBIDDEN);
 }
 
 async fn the_anonymous_bearer_is_nobody(backend: Backend) {
     let app = TestApp::new(backend).await;
     // A real user may be called `anonymous`.
-    let theirs = create_token(
-        &app,
-        ADMIN,
-        json!({"name": "theirs", "owner": "anonymous", "scopes": ["publish"]}),
-    )
-    .await;
+    let theirs = app
+        .create_token(
+            ADMIN,
+            json!({"name": "theirs", "owner": "anonymous", "scopes": ["publish"]}),
+        )
+        .await;
     assert_eq!(theirs.status, StatusCode::CREATED);
     let id = theirs.json()["id"].as_str().unwrap().to_owned();
     let secret = theirs.json()["token_secret"].as_str().unwrap().to_owned();
@@ -297,7 +280,9 @@ async fn the_anonymous_bearer_is_nobody(backend: Backend) {
         )
         .await;
     assert_eq!(revoke.status, StatusCode::UNAUTHORIZED);
-    let create = create_token(&app, &bearer, json!({"name": "x", "scopes": ["publish"]})).await;
+    let create = app
+        .create_token(&bearer, json!({"name": "x", "scopes": ["publish"]}))
+        .await;
     assert_eq!(create.status, StatusCode::UNAUTHORIZED);
     let mine = app
         .request(Method::GET, "/api/v1/tokens", Some(&secret), "")
@@ -309,19 +294,11 @@ async fn the_anonymous_bearer_is_nobody(backend: Backend) {
     );
 }
 
-/// Pushes `bytes` to `repository` over OCI in one request; its digest.
+/// Pushes `bytes` to `repository` over OCI in one request, as the admin; its digest.
 async fn push_blob(app: &TestApp, repository: &str, bytes: &[u8]) -> String {
-    let digest = wharf_types::Digest::of(bytes).to_string();
-    let reply = app
-        .request(
-            Method::POST,
-            &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-            Some(ADMIN),
-            bytes.to_vec(),
-        )
-        .await;
+    let reply = app.push_blob(ADMIN, repository, bytes).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    digest
+    wharf_types::Digest::of(bytes).to_string()
 }
 
 async fn a_blob_deleted_from_every_repository_is_no_longer_served(backend: Backend) {
@@ -595,18 +572,6 @@ async fn a_public_url_that_is_not_an_http_origin_stops_the_start() {
     );
 }
 
-/// Pushes `bytes` as a blob into `repository` with `token`; the reply.
-async fn push_blob_as(app: &TestApp, token: &str, repository: &str, bytes: &[u8]) -> common::Reply {
-    let digest = wharf_types::Digest::of(bytes);
-    app.request(
-        Method::POST,
-        &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
-        Some(token),
-        bytes.to_vec(),
-    )
-    .await
-}
-
 /// Tags, in `repository`, an image manifest whose config is `config` (pushed already).
 async fn tag_as(
     app: &TestApp,
@@ -625,14 +590,12 @@ async fn tag_as(
         },
         "layers": [],
     });
-    app.send(
-        Request::builder()
-            .method(Method::PUT)
-            .uri(format!("/v2/{repository}/manifests/{tag}"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-            .body(Body::from(manifest.to_string()))
-            .unwrap(),
+    app.push_manifest(
+        token,
+        repository,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
     )
     .await
 }
@@ -660,7 +623,7 @@ async fn the_first_oci_pusher_owns_the_namespace(backend: Backend) {
 
     // Alice pushes into `acme/zip` before anyone published to `acme`: she claims it.
     assert_eq!(
-        push_blob_as(&app, &alice, "acme/zip", config).await.status,
+        app.push_blob(&alice, "acme/zip", config).await.status,
         StatusCode::CREATED
     );
     let tagged = tag_as(&app, &alice, "acme/zip", "stable", config).await;
@@ -677,7 +640,7 @@ async fn the_first_oci_pusher_owns_the_namespace(backend: Backend) {
         "publish",
     );
     assert_denied(
-        &push_blob_as(&app, &bob, "acme/zip", b"bob's layer").await,
+        &app.push_blob(&bob, "acme/zip", b"bob's layer").await,
         "acme",
         "blob push",
     );
@@ -708,7 +671,7 @@ async fn the_first_oci_pusher_owns_the_namespace(backend: Backend) {
     for repository in ["my.org/tools/lint", "busybox"] {
         let namespace = repository.split('/').next().unwrap();
         assert_eq!(
-            push_blob_as(&app, &alice, repository, config).await.status,
+            app.push_blob(&alice, repository, config).await.status,
             StatusCode::CREATED
         );
         assert_eq!(
@@ -783,7 +746,7 @@ async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Ba
     let bob = app.token("bob", &["publish"], None).await;
     let config = br#"{"architecture":"wasm","os":"wasip2"}"#;
     assert_denied(
-        &push_blob_as(&app, &bob, "legacy/zip", config).await,
+        &app.push_blob(&bob, "legacy/zip", config).await,
         "legacy",
         "push",
     );
@@ -804,7 +767,7 @@ async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Ba
     );
     // ...until the admin, who still may, hands it to someone.
     assert_eq!(
-        push_blob_as(&app, ADMIN, "legacy/zip", config).await.status,
+        app.push_blob(ADMIN, "legacy/zip", config).await.status,
         StatusCode::CREATED
     );
     let added = app
@@ -817,7 +780,7 @@ async fn namespaces_pushed_to_before_upgrading_are_left_to_the_admin(backend: Ba
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
     assert_eq!(
-        push_blob_as(&app, &bob, "legacy/zip", config).await.status,
+        app.push_blob(&bob, "legacy/zip", config).await.status,
         StatusCode::CREATED
     );
 }

@@ -186,32 +186,7 @@ fn deployable() -> Vec<u8> {
         part(r#"plugs."wharf:compression""#, "flate"),
         {"key": r#"plugs."wharf:schema""#, "source": "path ./<b>schema</b>.wasm", "digest": "sha256:00"},
     ]});
-    custom_section(
-        c("gateway").bytes.to_vec(),
-        "wharf:provenance",
-        provenance.to_string().as_bytes(),
-    )
-}
-
-fn custom_section(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
-    fn leb(out: &mut Vec<u8>, mut v: usize) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            out.push(if v == 0 { byte } else { byte | 0x80 });
-            if v == 0 {
-                return;
-            }
-        }
-    }
-    let mut payload = Vec::new();
-    leb(&mut payload, name.len());
-    payload.extend_from_slice(name.as_bytes());
-    payload.extend_from_slice(data);
-    wasm.push(0);
-    leb(&mut wasm, payload.len());
-    wasm.extend(payload);
-    wasm
+    common::with_provenance(c("gateway").bytes, &provenance)
 }
 
 async fn a_deployable_page_draws_its_composition(backend: Backend) {

@@ -1,4 +1,5 @@
-//! Newtypes shared by the Wharf registry, composer and CLI.
+//! Newtypes shared by the Wharf registry, composer and CLI, the JSON views of the
+//! registry's API ([`views`]) and the provenance format ([`provenance`]).
 //!
 //! ```
 //! use wharf_types::{Digest, PackageName};
@@ -15,7 +16,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod provenance;
 pub mod units;
+pub mod views;
 use sha2::Digest as _;
 
 /// Why a name or digest was refused.
@@ -274,6 +277,19 @@ impl From<Digest> for String {
     fn from(d: Digest) -> Self {
         d.0
     }
+}
+
+/// `component` with a custom section `name` holding `data` appended: allowed anywhere
+/// in a component, and ignored by everything but its reader.
+#[cfg(feature = "wasm")]
+pub fn with_custom_section(mut component: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    use wasm_encoder::ComponentSection as _;
+    wasm_encoder::CustomSection {
+        name: name.into(),
+        data: data.into(),
+    }
+    .append_to_component(&mut component);
+    component
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `login`, `logout`, `token` and `owner`: who may do what in a registry.
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use wharf_types::views::{CreateToken, Namespace, NewToken, Scope, Token};
 
 use crate::client::Client;
 use crate::config::{Config, Registry};
@@ -98,8 +98,8 @@ enum TokenAction {
         /// A label, e.g. `ci`.
         name: String,
         /// publish, yank, owners or admin (repeatable).
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
+        #[arg(long = "scope", required = true, value_parser = scope)]
+        scopes: Vec<Scope>,
         /// Limit it to these namespaces (repeatable).
         #[arg(long = "namespace")]
         namespaces: Vec<String>,
@@ -127,44 +127,39 @@ impl TokenArgs {
                 expires_in_days,
                 owner,
             } => {
-                let body = json!({"name": name, "scopes": scopes, "namespaces": (!namespaces.is_empty()).then_some(namespaces),
-                                  "expires_in_days": expires_in_days, "owner": owner});
-                let created = client.post_json("/api/v1/tokens", &body).await?;
+                let body = CreateToken {
+                    name,
+                    scopes,
+                    namespaces: (!namespaces.is_empty()).then_some(namespaces),
+                    expires_in_days,
+                    owner,
+                };
+                let created: NewToken = client.post("/api/v1/tokens", &body).await?;
                 if self.json {
                     println!("{}", serde_json::to_string_pretty(&created)?);
                 } else {
                     crate::status!(
                         "Created",
                         "token `{}` ({}); it will not be shown again:",
-                        created["name"].as_str().unwrap_or(""),
-                        created["id"].as_str().unwrap_or("")
+                        created.token.name,
+                        created.token.id
                     );
-                    println!("{}", created["token_secret"].as_str().unwrap_or(""));
+                    println!("{}", created.token_secret);
                 }
             }
             TokenAction::List => {
-                let tokens = client.get_json("/api/v1/tokens").await?;
+                let tokens: Vec<Token> = client.get("/api/v1/tokens").await?;
                 if self.json {
                     println!("{}", serde_json::to_string_pretty(&tokens)?);
                 } else {
-                    for t in tokens.as_array().into_iter().flatten() {
-                        let scopes: Vec<&str> = t["scopes"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .collect();
-                        let state = if t["revoked"] == true {
-                            "revoked"
-                        } else {
-                            "active"
-                        };
+                    for t in tokens {
+                        let state = if t.revoked { "revoked" } else { "active" };
                         println!(
                             "{}  {:<16} {:<8} {}",
-                            t["id"].as_str().unwrap_or(""),
-                            t["name"].as_str().unwrap_or(""),
+                            t.id,
+                            t.name,
                             state,
-                            scopes.join(",")
+                            t.scopes.join(",")
                         );
                     }
                 }
@@ -176,6 +171,12 @@ impl TokenArgs {
         }
         Ok(())
     }
+}
+
+/// A `--scope`, as tokens spell it.
+fn scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a scope: publish, yank, owners or admin"))
 }
 
 /// Add, remove and list the owners of a namespace.
@@ -208,14 +209,14 @@ impl OwnerArgs {
         let client = Client::new(&self.registry);
         match self.action {
             OwnerAction::List { namespace } => {
-                let ns = client
-                    .get_json(&format!("/api/v1/namespaces/{namespace}"))
+                let ns: Namespace = client
+                    .get(&format!("/api/v1/namespaces/{namespace}"))
                     .await?;
                 if self.json {
                     println!("{}", serde_json::to_string_pretty(&ns)?);
                 } else {
-                    for owner in ns["owners"].as_array().into_iter().flatten() {
-                        println!("{}", owner.as_str().unwrap_or(""));
+                    for owner in ns.owners {
+                        println!("{owner}");
                     }
                 }
             }

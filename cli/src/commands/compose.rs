@@ -201,6 +201,16 @@ fn pinned(lock: &Lock) -> std::collections::BTreeMap<(String, String), String> {
         .collect()
 }
 
+/// A requirement whose locked version `wharf update` changed.
+#[derive(serde::Serialize)]
+struct LockChange {
+    package: String,
+    requirement: String,
+    /// None: newly locked.
+    from: Option<String>,
+    to: String,
+}
+
 impl UpdateArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let (manifest, _, lock_path, before) = read_manifest(&self.manifest)?;
@@ -215,11 +225,14 @@ impl UpdateArgs {
         std::fs::write(&lock_path, after.to_string())
             .with_context(|| format!("writing {}", lock_path.display()))?;
         let old = before.as_ref().map(pinned).unwrap_or_default();
-        let changes: Vec<serde_json::Value> = pinned(&after)
+        let changes: Vec<LockChange> = pinned(&after)
             .into_iter()
             .filter(|(key, version)| old.get(key) != Some(version))
-            .map(|((package, requirement), version)| {
-                serde_json::json!({"package": package, "requirement": requirement, "from": old.get(&(package.clone(), requirement.clone())), "to": version})
+            .map(|((package, requirement), to)| LockChange {
+                from: old.get(&(package.clone(), requirement.clone())).cloned(),
+                package,
+                requirement,
+                to,
             })
             .collect();
         if self.json {
@@ -231,16 +244,17 @@ impl UpdateArgs {
             );
         } else {
             for c in &changes {
-                let from = c["from"]
-                    .as_str()
+                let from = c
+                    .from
+                    .as_ref()
                     .map(|f| format!("v{f} -> "))
                     .unwrap_or_default();
                 crate::status!(
                     "Updating",
                     "{} {} {from}v{}",
-                    c["package"].as_str().unwrap_or_default(),
-                    c["requirement"].as_str().unwrap_or_default(),
-                    c["to"].as_str().unwrap_or_default()
+                    c.package,
+                    c.requirement,
+                    c.to
                 );
             }
         }

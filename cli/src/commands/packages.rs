@@ -4,13 +4,17 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use wharf_types::views::{
+    PackageDetail, PackageUse, Published, SearchResults, TargetFit, VersionDetail,
+};
 
 use crate::client::{Client, encode, package_path};
 use crate::output;
 use crate::registry::RegistryArgs;
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -53,20 +57,20 @@ impl SearchArgs {
         if let Some(t) = &self.runs_on {
             path.push_str(&format!("&runs_on={}", encode(t)));
         }
-        let found = Client::new(&self.registry).get_json(&path).await?;
+        let found: SearchResults = Client::new(&self.registry).get(&path).await?;
         if self.json {
             return print_json(&found);
         }
-        for p in found["packages"].as_array().into_iter().flatten() {
+        for p in &found.packages {
             println!(
                 "{:<32} {:<10} {:<9} {}",
-                p["name"].as_str().unwrap_or(""),
-                p["latest"].as_str().unwrap_or("-"),
-                p["kind"].as_str().unwrap_or(""),
-                p["description"].as_str().unwrap_or("")
+                p.name,
+                p.latest.as_deref().unwrap_or("-"),
+                p.kind,
+                p.description.as_deref().unwrap_or("")
             );
         }
-        eprintln!("{} found", found["total"]);
+        eprintln!("{} found", found.total);
         Ok(())
     }
 }
@@ -94,37 +98,34 @@ impl InfoArgs {
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let provenance = wharf_compose::provenance(&bytes);
-            let info = json!({
-                "file": self.target,
-                "size": bytes.len(),
-                "digest": wharf_types::Digest::of(&bytes).to_string(),
-                "imports": wharf_compose::imports(&bytes)?,
-                "exports": wharf_compose::exports(&bytes)?,
-                "provenance": provenance.as_ref().map(serde_json::to_value).transpose()?,
-            });
+            let digest = wharf_types::Digest::of(&bytes).to_string();
+            let imports = wharf_compose::imports(&bytes)?;
+            let exports = wharf_compose::exports(&bytes)?;
             if self.json {
-                return print_json(&info);
+                return print_json(&json!({
+                    "file": self.target,
+                    "size": bytes.len(),
+                    "digest": digest,
+                    "imports": imports,
+                    "exports": exports,
+                    "provenance": provenance,
+                }));
             }
             println!(
-                "{}  {}  {}",
+                "{}  {}  {digest}",
                 self.target,
                 output::size(bytes.len() as u64),
-                info["digest"].as_str().unwrap_or("")
             );
-            for (title, key) in [("exports", "exports"), ("imports", "imports")] {
+            for (title, items) in [("exports", &exports), ("imports", &imports)] {
                 println!("{title}:");
-                for item in info[key].as_array().into_iter().flatten() {
-                    println!("  {}", item.as_str().unwrap_or(""));
+                for item in items {
+                    println!("  {item}");
                 }
             }
             if let Some(p) = provenance {
                 println!("deployable {}@{}, made of:", p.name, p.version);
                 for c in p.constituents {
-                    let what = c
-                        .package
-                        .map(|p| p.to_string())
-                        .or(c.source)
-                        .unwrap_or_default();
+                    let what = c.package.or(c.source).unwrap_or_default();
                     let version = c.version.map(|v| format!("@{v}")).unwrap_or_default();
                     println!("  {:<36} {what}{version} {}", c.key, c.digest);
                 }
@@ -137,121 +138,96 @@ impl InfoArgs {
             None => (self.target.as_str(), None),
         };
         let (name, path) = package_path(spec)?;
-        let package = client.get_json(&format!("/api/v1/packages/{path}")).await?;
+        let package: PackageDetail = client.get(&format!("/api/v1/packages/{path}")).await?;
         let version = version
-            .or_else(|| package["latest"].as_str().map(str::to_owned))
+            .or_else(|| package.package.latest.clone())
             .context("the package has no versions to show")?;
-        let detail = client
-            .get_json(&format!(
+        let detail: VersionDetail = client
+            .get(&format!(
                 "/api/v1/packages/{path}/versions/{}",
                 encode(&version)
             ))
             .await?;
-        let implementors = if package["kind"] == "wit" {
+        let implementors: Option<Vec<PackageUse>> = if package.package.kind == "wit" {
             Some(
                 client
-                    .get_json(&format!("/api/v1/implementors?interface={name}"))
+                    .get(&format!("/api/v1/implementors?interface={name}"))
                     .await?,
             )
         } else {
             None
         };
-        let dependents = client
-            .get_json(&format!("/api/v1/dependents?package={name}"))
+        let dependents: Vec<PackageUse> = client
+            .get(&format!("/api/v1/dependents?package={name}"))
             .await?;
-        let info = json!({"package": package, "version": detail, "implementors": implementors, "dependents": dependents});
         if self.json {
-            return print_json(&info);
+            return print_json(
+                &json!({"package": package, "version": detail, "implementors": implementors, "dependents": dependents}),
+            );
         }
         println!(
             "{name}  ({}, latest {})",
-            package["kind"].as_str().unwrap_or(""),
-            package["latest"].as_str().unwrap_or("-")
+            package.package.kind,
+            package.package.latest.as_deref().unwrap_or("-")
         );
-        if let Some(d) = package["description"].as_str() {
+        if let Some(d) = &package.package.description {
             println!("{d}");
         }
-        let versions: Vec<&str> = package["versions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v["version"].as_str())
+        let versions: Vec<&str> = package
+            .versions
+            .iter()
+            .map(|v| v.version.as_str())
             .collect();
         println!("versions: {}", versions.join(", "));
         println!(
             "{version}: {} {}{}",
-            output::size(detail["size"].as_u64().unwrap_or(0)),
-            detail["digest"].as_str().unwrap_or(""),
-            if detail["yanked"] == true {
-                " (yanked)"
-            } else {
-                ""
-            }
+            output::size(u64::try_from(detail.size).unwrap_or(0)),
+            detail.digest,
+            if detail.yanked { " (yanked)" } else { "" }
         );
-        for (title, key) in [("exports", "exports"), ("imports", "imports")] {
-            let items: Vec<&str> = detail[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["name"].as_str())
-                .collect();
+        for (title, items) in [("exports", &detail.exports), ("imports", &detail.imports)] {
+            let items: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
             if !items.is_empty() {
                 println!("{title}:\n  {}", items.join("\n  "));
             }
         }
-        print_targets(&detail["targets"]);
+        print_targets(&detail.targets);
         for (title, list) in [
-            ("implementors", info["implementors"].clone()),
+            ("implementors", implementors.unwrap_or_default()),
             ("dependents", dependents),
         ] {
             let names: Vec<String> = list
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    format!(
-                        "{}@{}",
-                        p["name"].as_str().unwrap_or(""),
-                        p["version"].as_str().unwrap_or("")
-                    )
-                })
+                .iter()
+                .map(|p| format!("{}@{}", p.name, p.version))
                 .collect();
             if !names.is_empty() {
                 println!("{title}: {}", names.join(", "));
             }
         }
-        println!("\n{}", detail["wit"].as_str().unwrap_or(""));
+        println!("\n{}", detail.wit);
         Ok(())
     }
 }
 
 /// The `targets` of a version as the registry answers them: one line per target,
 /// and under a target that cannot run it, why.
-fn print_targets(targets: &Value) {
-    let targets = targets.as_array().map(Vec::as_slice).unwrap_or_default();
+fn print_targets(targets: &[TargetFit]) {
     if targets.is_empty() {
         return;
     }
     println!("targets:");
     for t in targets {
-        let text = |key: &str| t[key].as_str().unwrap_or_default();
-        let runs = if t["runs"] == true { "runs" } else { "no" };
-        let hosts: Vec<&str> = (t["hosts"].as_array().into_iter().flatten())
-            .filter_map(Value::as_str)
-            .collect();
+        let runs = if t.runs { "runs" } else { "no" };
         println!(
             "  {:<8} {runs:<4}  {} ({})",
-            text("name"),
-            text("title"),
-            hosts.join(", ")
+            t.name,
+            t.title,
+            t.hosts.join(", ")
         );
-        if let Some(export) = t["missing_export"].as_str() {
+        if let Some(export) = &t.missing_export {
             println!("{:16}it does not export {export}", "");
         }
-        for (import, by) in t["imports_in_the_way"].as_object().into_iter().flatten() {
-            let by: Vec<&str> = (by.as_array().into_iter().flatten())
-                .filter_map(Value::as_str)
-                .collect();
+        for (import, by) in &t.imports_in_the_way {
             let by = match by.is_empty() {
                 true => String::new(),
                 false => format!(" (imported by {})", by.join(", ")),
@@ -300,13 +276,13 @@ impl PullArgs {
             ))
         });
         if wit_text && output.extension().is_some_and(|e| e == "wit") {
-            let detail = client
-                .get_json(&format!(
+            let detail: VersionDetail = client
+                .get(&format!(
                     "/api/v1/packages/{path}/versions/{}",
                     encode(version)
                 ))
                 .await?;
-            std::fs::write(&output, detail["wit"].as_str().unwrap_or_default())?;
+            std::fs::write(&output, detail.wit)?;
         } else {
             std::fs::write(&output, bytes)?;
         }
@@ -391,22 +367,15 @@ impl PublishArgs {
             }
             return Ok(());
         }
+        let path = format!("/api/v1/packages/{path}/versions/{}", encode(&version));
         let published = Client::new(&self.registry)
-            .upload(
-                &format!("/api/v1/packages/{path}/versions/{}", encode(&version)),
-                bytes,
-                &format!("{name}@{version}"),
-            )
+            .upload(&path, bytes, &format!("{name}@{version}"))
             .await?;
-        let published: Value = serde_json::from_slice(&published)?;
+        let published: Published = crate::client::parse(&path, &published)?;
         if self.json {
             return print_json(&published);
         }
-        crate::status!(
-            "Published",
-            "{name}@{version} {}",
-            published["digest"].as_str().unwrap_or("")
-        );
+        crate::status!("Published", "{name}@{version} {}", published.digest);
         Ok(())
     }
 }

@@ -6,7 +6,6 @@ pub mod announced;
 pub mod memory;
 pub mod raw;
 pub mod tools;
-pub mod unique;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

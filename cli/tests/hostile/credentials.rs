@@ -5,7 +5,6 @@ use hmac::Mac as _;
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::common::unique::unique_component;
 use crate::wire::{basic, bearer, exchange, expect, sha256};
 use crate::{ADMIN, BEARER_KEY, Problems, Token};
 
@@ -87,7 +86,7 @@ pub fn credentials(addr: &str, good: &Token, evil: &Token) -> Problems {
     ];
     let blob = b"written by a hostile credential";
     let digest = sha256(blob);
-    let component = unique_component("hostile-credential");
+    let component = wharf_bundled::unique_component("flate", "hostile-credential");
     for credential in &hostile {
         let headers = [credential.clone()];
         expect(

@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use common::memory::{new_peak, status};
 use common::raw::vanish_mid_download;
-use common::unique::unique_component;
 use serde_json::json;
 use wire::sha256;
 
@@ -299,7 +298,7 @@ async fn well_behaved(url: String, token: String, stop: Arc<AtomicBool>) -> Ackn
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let component = unique_component(&format!("good-{i}"));
+        let component = wharf_bundled::unique_component("flate", &format!("good-{i}"));
         let version = format!("1.0.{i}");
         let publish = http
             .put(format!("{url}/api/v1/packages/good/app/versions/{version}"))

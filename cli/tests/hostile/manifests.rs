@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::unique::unique_component;
 use crate::wire::{bearer, exchange, expect, sha256};
 use crate::{Acknowledged, MANIFEST_CAP, Problems};
 
@@ -42,7 +41,7 @@ pub fn manifests(addr: &str, token: &str) -> (Problems, Acknowledged) {
         descriptor("application/octet-stream", &sha256(bytes), bytes.len())
     };
     let config = push(br#"{"architecture":"wasm","os":"wasip2"}"#);
-    let layer = push(&unique_component("evil-layer"));
+    let layer = push(&wharf_bundled::unique_component("flate", "evil-layer"));
     let put = |reference: &str, content_type: &str, body: &[u8]| {
         let headers = [auth[0].clone(), format!("content-type: {content_type}")];
         exchange(

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::unique::unique_component;
 use crate::wire::{Answer, answer_within, basic, bearer, sha256};
 use crate::{common, create_token};
 
@@ -116,7 +115,7 @@ async fn publish_and_push(
     let requests = [
         http.put(format!("{url}/api/v1/packages/{ns}/{tag}/versions/1.0.0"))
             .header("content-type", "application/wasm")
-            .body(unique_component(tag)),
+            .body(wharf_bundled::unique_component("flate", tag)),
         http.post(format!(
             "{url}/v2/{ns}/data/blobs/uploads/?digest={}",
             sha256(&blob)

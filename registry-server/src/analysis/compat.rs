@@ -9,24 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use wit_parser::{
     Function, InterfaceId, PackageId, Resolve, Type, TypeDefKind, TypeId, TypeOwner, WorldItem,
 };
 
-/// One incompatible change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Change {
-    /// What changed: `interface codec`, `function codec.decompress`, `type types.format`.
-    pub item: String,
-    /// `removed` or `changed`.
-    pub change: String,
-    /// The old form, and the new one when it changed.
-    pub before: String,
-    /// What it became, if it still exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
-}
+pub use wharf_types::views::Change;
 
 /// A package's API: every item by a stable name, with its rendered form.
 struct Api(BTreeMap<String, String>);

@@ -201,6 +201,45 @@ impl TestApp {
         }
     }
 
+    /// Pushes `bytes` as a blob into `repository` in one request (a monolithic upload,
+    /// `POST .../blobs/uploads/?digest=`); the reply.
+    pub async fn push_blob(&self, token: &str, repository: &str, bytes: &[u8]) -> Reply {
+        let digest = wharf_types::Digest::of(bytes);
+        self.send(
+            request(
+                Method::POST,
+                &format!("/v2/{repository}/blobs/uploads/?digest={digest}"),
+                Some(token),
+            )
+            .body(Body::from(bytes.to_vec()))
+            .unwrap(),
+        )
+        .await
+    }
+
+    /// Puts `manifest` (of `media_type`) into `repository` as `reference`, a tag or a
+    /// digest; the reply.
+    pub async fn push_manifest(
+        &self,
+        token: &str,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> Reply {
+        self.send(
+            request(
+                Method::PUT,
+                &format!("/v2/{repository}/manifests/{reference}"),
+                Some(token),
+            )
+            .header("content-type", media_type)
+            .body(Body::from(manifest.to_vec()))
+            .unwrap(),
+        )
+        .await
+    }
+
     pub async fn get(&self, uri: &str) -> Reply {
         self.request(Method::GET, uri, None, Body::empty()).await
     }
@@ -212,18 +251,22 @@ impl TestApp {
             .await
     }
 
+    /// `POST /api/v1/tokens` with `body`, authorized by `token`; the reply.
+    pub async fn create_token(&self, token: &str, body: Value) -> Reply {
+        self.request(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(token),
+            body.to_string(),
+        )
+        .await
+    }
+
     /// A token for `owner` with `scopes`, made by the admin.
     pub async fn token(&self, owner: &str, scopes: &[&str], namespaces: Option<&[&str]>) -> String {
         let body =
             json!({"name": "test", "owner": owner, "scopes": scopes, "namespaces": namespaces});
-        let reply = self
-            .request(
-                Method::POST,
-                "/api/v1/tokens",
-                Some(ADMIN),
-                body.to_string(),
-            )
-            .await;
+        let reply = self.create_token(ADMIN, body).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
         reply.json()["token_secret"].as_str().unwrap().to_owned()
     }
@@ -256,6 +299,16 @@ impl TestApp {
     }
 }
 
+/// A request to `method uri`, with `Authorization: Bearer <token>` when a token is
+/// given: for the requests a test builds itself (headers, bodies, streams).
+pub fn request(method: Method, uri: &str, token: Option<&str>) -> axum::http::request::Builder {
+    let builder = Request::builder().method(method).uri(uri);
+    match token {
+        Some(token) => builder.header("authorization", format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
 impl Drop for PostgresDb {
     fn drop(&mut self) {
         let name = std::mem::take(&mut self.0);
@@ -281,27 +334,12 @@ impl Drop for PostgresDb {
     }
 }
 
-/// `bytes` (a component) with a custom section `name` holding `data` appended: allowed
-/// anywhere in a component, and ignored by everything but its reader.
-pub fn with_custom_section(bytes: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
-    use wasm_encoder::ComponentSection as _;
-    let mut out = bytes.to_vec();
-    wasm_encoder::CustomSection {
-        name: name.into(),
-        data: data.into(),
-    }
-    .append_to_component(&mut out);
-    out
-}
-
-/// The json-transform component with a custom section that makes its bytes (and
-/// digest) unique: a real component per version, each a blob of its own.
-pub fn unique_component(tag: &str) -> Vec<u8> {
-    let transform = wharf_bundled::component("json-transform").unwrap();
-    with_custom_section(transform.bytes, "wharf-test", tag.as_bytes())
-}
-
-/// `bytes` (a component) with a `wharf:provenance` custom section appended.
+/// `bytes` (a component) with a `wharf:provenance` custom section holding
+/// `provenance` (as given: it may be anything a publisher writes) appended.
 pub fn with_provenance(bytes: &[u8], provenance: &serde_json::Value) -> Vec<u8> {
-    with_custom_section(bytes, "wharf:provenance", provenance.to_string().as_bytes())
+    wharf_types::with_custom_section(
+        bytes.to_vec(),
+        wharf_types::provenance::SECTION,
+        provenance.to_string().as_bytes(),
+    )
 }
