@@ -401,8 +401,8 @@ fn what_a_worker_cannot_serve_is_refused_naming_the_imports_and_the_plug() {
 }
 
 /// The registry's `targets` for what `wharf compose` made, through the real server
-/// and CLI: `wharf search --runs-on`, `wharf info`, and for every target, the
-/// composer's `--target` agrees with the registry.
+/// and CLI: `wharf search --runs-on`, `wharf info` (of a package and of a file), and
+/// for every target, the composer's `--target` agrees with the registry.
 #[test]
 fn the_registry_says_where_a_deployable_runs_as_the_composer_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -490,6 +490,24 @@ fn the_registry_says_where_a_deployable_runs_as_the_composer_does() {
             );
         }
     }
+
+    // `wharf info` on a local file gives the registry's verdict on the same bytes.
+    for (file, name) in [
+        ("edge.wasm", "acme:edge"),
+        ("probe.wasm", "acme:probe"),
+        ("json-schema.wasm", "acme:json-schema"),
+    ] {
+        let local = common::json(&cli(&["info", file, "--json"]));
+        let published = common::json(&cli(&["info", name, "--json"]));
+        assert_eq!(local["targets"], published["version"]["targets"], "{file}");
+    }
+    let info = cli(&["info", "probe.wasm"]);
+    succeeded(&info);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("it imports wasi:sockets/tcp@0.2.6 (imported by deployable.root)"),
+        "{info}"
+    );
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use wharf_types::Digest;
+use wharf_types::views::TargetFit;
 
 use crate::deployable::DeniedImport;
 use crate::manifest::{Host, HostPattern, KeyPath, split_interface};
@@ -170,6 +171,77 @@ pub fn names() -> String {
         .map(|t| t.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The imports of a component (importing and exporting these names) that some target
+/// does not serve: the ones worth asking [`brought_in_by_keys`] about.
+pub fn refused_anywhere(imports: &[String], exports: &[String]) -> Vec<String> {
+    let mut refused: Vec<String> = TARGETS
+        .iter()
+        .filter_map(|t| t.refusal(imports, exports))
+        .flat_map(|r| r.unserved)
+        .collect();
+    refused.sort();
+    refused.dedup();
+    refused
+}
+
+/// Every target's verdict on a component that imports and exports these names, in
+/// [`TARGETS`] order: the registry's `targets` and what `wharf info` prints.
+/// `brought_in_by` maps a refused import to the manifest keys of the plugs that
+/// brought it (from [`brought_in_by_keys`]; an import it lacks gets an empty list).
+pub fn fits(
+    imports: &[String],
+    exports: &[String],
+    brought_in_by: &BTreeMap<String, Vec<String>>,
+) -> Vec<TargetFit> {
+    TARGETS
+        .iter()
+        .map(|target| {
+            let refusal = target.refusal(imports, exports).unwrap_or_default();
+            TargetFit {
+                name: target.name.into(),
+                title: target.title.into(),
+                hosts: target.hosts.iter().map(|h| (*h).into()).collect(),
+                runs: refusal == Refusal::default(),
+                imports_in_the_way: (refusal.unserved.into_iter())
+                    .map(|i| {
+                        let keys = brought_in_by.get(&i).cloned().unwrap_or_default();
+                        (i, keys)
+                    })
+                    .collect(),
+                missing_export: refusal.missing_export,
+            }
+        })
+        .collect()
+}
+
+/// [`fits`] of a component's bytes, reading its imports, exports and provenance.
+pub fn fits_of(component: &[u8]) -> anyhow::Result<Vec<TargetFit>> {
+    let imports = crate::imports(component)?;
+    let exports = crate::exports(component)?;
+    let refused = refused_anywhere(&imports, &exports);
+    let brought_in_by = match refused.is_empty() {
+        true => BTreeMap::new(),
+        false => brought_in_by_keys(component, refused),
+    };
+    Ok(fits(&imports, &exports, &brought_in_by))
+}
+
+/// For each of `refused` (imports of `component`), the manifest keys of the
+/// constituents that import it; every list is empty when the component carries no
+/// provenance (it was not made by `wharf compose`) or does not decode.
+pub fn brought_in_by_keys(component: &[u8], refused: Vec<String>) -> BTreeMap<String, Vec<String>> {
+    match brought_in_by(component, refused.clone()) {
+        Ok((denied, _)) => denied
+            .into_iter()
+            .map(|d| {
+                let keys = d.brought_in_by.iter().map(ToString::to_string).collect();
+                (d.import, keys)
+            })
+            .collect(),
+        Err(_) => refused.into_iter().map(|i| (i, Vec::new())).collect(),
+    }
 }
 
 /// Why a component's world does not fit a target, decided from the names of its

@@ -76,10 +76,11 @@ impl SearchArgs {
 }
 
 /// Show a package (versions, WIT, imports and exports, implementors, dependents) or a
-/// local `.wasm` file (imports, exports and, for a deployable, its provenance).
+/// local `.wasm` file (imports, exports, the targets that run it and, for a
+/// deployable, its provenance).
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf info wharf:compression\n  wharf info wharf:flate@1.1.0 --json\n  wharf info wharf:edge        # a component: which targets run it, and why not\n  wharf info ./edge.wasm\n\nFor a component the registry says which targets can run it (proxy: wasi:http/proxy\nhosts; command: wasi:cli/command runners; workers: Cloudflare Workers; jco: jco serve),\nand for each that cannot, the export it lacks or the imports in the way and the plug\nthat brought each (`version.targets` in --json)."
+    after_help = "Examples:\n  wharf info wharf:compression\n  wharf info wharf:flate@1.1.0 --json\n  wharf info wharf:edge        # a component: which targets run it, and why not\n  wharf info ./edge.wasm       # the same verdict on a local file\n\nFor a component the registry (for a file, the composer) says which targets can run it\n(proxy: wasi:http/proxy hosts; command: wasi:cli/command runners; workers: Cloudflare\nWorkers; jco: jco serve), and for each that cannot, the export it lacks or the imports\nin the way and the plug that brought each (`version.targets` in --json, `targets` for\na file)."
 )]
 pub struct InfoArgs {
     /// `ns:name`, `ns:name@version`, or a path to a `.wasm` file.
@@ -101,6 +102,7 @@ impl InfoArgs {
             let digest = wharf_types::Digest::of(&bytes).to_string();
             let imports = wharf_compose::imports(&bytes)?;
             let exports = wharf_compose::exports(&bytes)?;
+            let targets = wharf_compose::target::fits_of(&bytes)?;
             if self.json {
                 return print_json(&json!({
                     "file": self.target,
@@ -109,6 +111,7 @@ impl InfoArgs {
                     "imports": imports,
                     "exports": exports,
                     "provenance": provenance,
+                    "targets": targets,
                 }));
             }
             println!(
@@ -130,6 +133,7 @@ impl InfoArgs {
                     println!("  {:<36} {what}{version} {}", c.key, c.digest);
                 }
             }
+            print_targets(&targets);
             return Ok(());
         }
         let client = Client::new(&self.registry);

@@ -5,18 +5,7 @@
 //! import in the way is read from the bytes: a deployable's provenance names its
 //! constituents.
 
-use std::collections::BTreeMap;
-
-pub use wharf_compose::target::{Refusal, TARGETS, Target};
-
-/// Every target with its refusal of a component importing and exporting these names
-/// (`None`: it runs there), in [`TARGETS`] order.
-pub fn refusals(imports: &[String], exports: &[String]) -> Vec<(&'static Target, Option<Refusal>)> {
-    TARGETS
-        .iter()
-        .map(|t| (t, t.refusal(imports, exports)))
-        .collect()
-}
+pub use wharf_compose::target::{TARGETS, Target, brought_in_by_keys, fits, refused_anywhere};
 
 /// The target called `name`, or the message naming the known ones.
 pub fn target(name: &str) -> Result<&'static Target, String> {
@@ -26,20 +15,4 @@ pub fn target(name: &str) -> Result<&'static Target, String> {
             wharf_compose::target::names()
         )
     })
-}
-
-/// For each of `refused` (imports of the component `bytes`), the manifest keys of the
-/// constituents that import it; every list is empty when the component carries no
-/// provenance (it was not made by `wharf compose`) or does not decode.
-pub fn brought_in_by(bytes: &[u8], refused: Vec<String>) -> BTreeMap<String, Vec<String>> {
-    match wharf_compose::target::brought_in_by(bytes, refused.clone()) {
-        Ok((denied, _)) => denied
-            .into_iter()
-            .map(|d| {
-                let keys = d.brought_in_by.iter().map(ToString::to_string).collect();
-                (d.import, keys)
-            })
-            .collect(),
-        Err(_) => refused.into_iter().map(|i| (i, Vec::new())).collect(),
-    }
 }

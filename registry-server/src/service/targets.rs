@@ -40,11 +40,8 @@ impl AppState {
         if kind != "component" {
             return Ok(Vec::new());
         }
-        let refusals = targets::refusals(&names(items, "import"), &names(items, "export"));
-        let refused: BTreeSet<String> = refusals
-            .iter()
-            .flat_map(|(_, r)| r.iter().flat_map(|r| r.unserved.iter().cloned()))
-            .collect();
+        let (imports, exports) = (names(items, "import"), names(items, "export"));
+        let refused = targets::refused_anywhere(&imports, &exports);
         let mut brought_in_by = BTreeMap::new();
         if !refused.is_empty() {
             let digest: Digest = digest.parse().map_err(ServiceError::internal)?;
@@ -52,28 +49,9 @@ impl AppState {
                 .blob_bytes(&digest)
                 .await?
                 .ok_or_else(|| ServiceError::internal(format!("blob {digest} is missing")))?;
-            let refused = refused.into_iter().collect();
-            brought_in_by = crate::cpu(move || targets::brought_in_by(&bytes, refused)).await;
+            brought_in_by = crate::cpu(move || targets::brought_in_by_keys(&bytes, refused)).await;
         }
-        Ok(refusals
-            .into_iter()
-            .map(|(target, refusal)| {
-                let refusal = refusal.unwrap_or_default();
-                views::TargetFit {
-                    name: target.name.into(),
-                    title: target.title.into(),
-                    hosts: target.hosts.iter().map(|h| (*h).into()).collect(),
-                    runs: refusal == targets::Refusal::default(),
-                    imports_in_the_way: (refusal.unserved.into_iter())
-                        .map(|i| {
-                            let keys = brought_in_by.get(&i).cloned().unwrap_or_default();
-                            (i, keys)
-                        })
-                        .collect(),
-                    missing_export: refusal.missing_export,
-                }
-            })
-            .collect())
+        Ok(targets::fits(&imports, &exports, &brought_in_by))
     }
 
     /// The packages (`namespace:name`) whose latest version runs on `target`.
