@@ -105,7 +105,7 @@ pub fn router() -> Router<AppState> {
         views::Token,
         views::NewToken,
         views::CreateToken,
-        crate::analysis::compat::Change,
+        views::Change,
         crate::service::access::Scope,
         ErrorBody
     ))

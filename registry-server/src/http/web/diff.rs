@@ -9,10 +9,10 @@ use super::layout::{self, kind_badge};
 use super::linediff::{self, Line};
 use super::{Page, PageResult, Viewer, package_href, version_href};
 use crate::AppState;
-use crate::analysis::compat::Change;
 use crate::http::error::ApiError;
 use crate::service::browse::VersionDiff;
 use crate::service::package_name;
+use crate::views::Change;
 
 #[derive(Deserialize)]
 pub struct DiffQuery {
