@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use wasmtime::component::Component;
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+    Config, Enabled, Engine, Inlining, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy,
 };
 
 use crate::{CacheOutcome, CodeCache, Error, Limits};
@@ -135,7 +136,11 @@ impl Runtime {
                 Profile::PerfMap => ProfilingStrategy::PerfMap,
                 Profile::JitDump => ProfilingStrategy::JitDump,
             })
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            // Cranelift inlines small functions within a plug and the canonical ABI's
+            // glue across plugs: +7% requests/s with reused instances, +2-3% fresh, on
+            // the composed gateway (docs/host.md); the compiled code is cached.
+            .compiler_inlining(Inlining::Yes);
         let engine = Engine::new(&config).map_err(|e| Error::Engine(format!("{e:?}")))?;
 
         let ticker = Arc::new(AtomicBool::new(true));
