@@ -79,6 +79,16 @@ impl AppState {
     /// Opens stored blob `digest` to be read; None when it is not stored. Small blobs
     /// come whole from the memory cache (and go into it).
     pub async fn open_blob(&self, digest: &Digest) -> Result<Option<OpenBlob>, ServiceError> {
+        // A cached blob needs no trip to storage (a `stat` on the blocking pool and two
+        // thread hand-offs per download): whether a blob may still be served is the
+        // database's to say, and callers asked it before opening the blob.
+        if let Some(bytes) = self.cache.get(digest) {
+            return Ok(Some(OpenBlob {
+                digest: digest.clone(),
+                size: bytes.len() as u64,
+                cached: Some(bytes),
+            }));
+        }
         let Some(size) = self.blobs.size(digest).await? else {
             return Ok(None);
         };
