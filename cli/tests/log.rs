@@ -30,6 +30,25 @@ enum Backend {
     Postgres,
 }
 
+/// A test's own PostgreSQL database, dropped (with `psql`) when the last registry on it
+/// is.
+struct Database {
+    admin: String,
+    name: String,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
 /// A `wharf serve` of a test, on its data directory and database.
 struct Registry {
     child: Child,
@@ -37,6 +56,7 @@ struct Registry {
     dir: PathBuf,
     database_url: String,
     backend: Backend,
+    _database: Option<std::sync::Arc<Database>>,
 }
 
 impl Drop for Registry {
@@ -48,6 +68,7 @@ impl Drop for Registry {
 
 impl Registry {
     async fn start(dir: &Path, backend: Backend) -> Self {
+        let mut database = None;
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.join("registry/wharf.db").display()),
             Backend::Postgres => {
@@ -55,6 +76,10 @@ impl Registry {
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
                 let name = format!("wharf_log_{}", hex::encode(rand::random::<[u8; 8]>()));
                 sql(&admin, &format!("CREATE DATABASE {name}")).await;
+                database = Some(std::sync::Arc::new(Database {
+                    admin: admin.clone(),
+                    name: name.clone(),
+                }));
                 std::fs::write(
                     dir.join("token-key"),
                     hex::encode(rand::random::<[u8; 32]>()),
@@ -68,10 +93,16 @@ impl Registry {
                 format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
             }
         };
-        Self::spawn(dir, backend, database_url, "127.0.0.1:0")
+        Self::spawn(dir, backend, database_url, database, "127.0.0.1:0")
     }
 
-    fn spawn(dir: &Path, backend: Backend, database_url: String, listen: &str) -> Self {
+    fn spawn(
+        dir: &Path,
+        backend: Backend,
+        database_url: String,
+        database: Option<std::sync::Arc<Database>>,
+        listen: &str,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
         command
             .args([
@@ -98,6 +129,7 @@ impl Registry {
             dir: dir.to_owned(),
             database_url,
             backend,
+            _database: database,
         }
     }
 
@@ -109,7 +141,7 @@ impl Registry {
         prepare(&self.dir);
         let listen = common::authority(&self.url).to_owned();
         let (dir, backend, url) = (self.dir.clone(), self.backend, self.database_url.clone());
-        Self::spawn(&dir, backend, url, &listen)
+        Self::spawn(&dir, backend, url, self._database.clone(), &listen)
     }
 
     /// `wharf <args>` as the client whose home is `home` (its pinned keys and the
