@@ -60,21 +60,17 @@ pub enum LogVerifyError {
     },
     /// The new checkpoint does not extend the last one seen: a rewritten or forked log.
     #[error(
-        "{registry}'s transparency log was rewritten or forked: its checkpoint (size {to}, root {to_root}) is not an extension of the one last seen in {seen_in} (size {from}, root {from_root}): {reason}"
+        "{registry}'s transparency log was rewritten or forked: its checkpoint ({to}) is not an extension of the one last seen in {seen_in} ({from}): {reason}"
     )]
     Fork {
         /// The registry.
         registry: String,
         /// Where the older checkpoint was kept.
         seen_in: String,
-        /// The older size.
-        from: u64,
-        /// The older root.
-        from_root: String,
-        /// The newer size.
-        to: u64,
-        /// The newer root.
-        to_root: String,
+        /// The older checkpoint: `size N, root R`.
+        from: String,
+        /// The newer checkpoint: `size N, root R`.
+        to: String,
         /// The failed check.
         reason: String,
     },
@@ -236,10 +232,8 @@ impl LogVerifier {
         let fork = |reason: String| LogVerifyError::Fork {
             registry: self.registry.clone(),
             seen_in: seen_in.to_owned(),
-            from: old.size(),
-            from_root: old.hash().to_string(),
-            to: new.size(),
-            to_root: new.hash().to_string(),
+            from: format!("size {}, root {}", old.size(), old.hash()),
+            to: format!("size {}, root {}", new.size(), new.hash()),
             reason,
         };
         if old.size() > new.size() {

@@ -334,6 +334,10 @@ async fn fsck_catches_a_rewritten_version_and_a_removed_or_moved_entry(backend: 
             .any(|p| p.starts_with("acme:gw@1.0.1: its log entry 2")),
         "{problems:?}"
     );
+    // The version still answers, without a log entry to show (clients refuse it).
+    let detail = fresh.get("/api/v1/packages/acme/gw/versions/1.0.1").await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.json().get("log").is_none(), "{:?}", detail.body);
 
     // Two entries swapped (their text moved, the tree left as it was).
     let moved = TestApp::new(backend).await;

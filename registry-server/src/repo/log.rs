@@ -34,7 +34,7 @@ impl Db {
                 .try_get("size")?;
         let n = (size - 1) as u64;
         let reads = log::append_reads(n);
-        let old = read_hashes(&mut **tx, &reads).await?;
+        let old = read_hashes(tx, &reads).await?;
         let bytes = entry.to_bytes();
         let new = log::append_hashes(n, log::leaf_hash(&bytes), &old)
             .map_err(|e| DbError::Log(e.to_string()))?;

@@ -215,7 +215,8 @@ impl AppState {
     }
 
     /// A version's publish entry with its inclusion proof against the current tree;
-    /// None for a version not in the log (which `fsck` reports).
+    /// None for a version not in the log, or whose entry is damaged (which `fsck`
+    /// reports, and clients refuse): the version's page and detail still answer.
     pub async fn version_log(
         &self,
         log_index: Option<i64>,
@@ -223,8 +224,18 @@ impl AppState {
         let Some(index) = log_index.map(|i| i as u64) else {
             return Ok(None);
         };
-        let proof = self.inclusion_proof(Some(index), None).await?;
-        let entry = self.log_entry(index).await?;
+        let found = async {
+            let proof = self.inclusion_proof(Some(index), None).await?;
+            let entry = self.log_entry(index).await?;
+            Ok::<_, ServiceError>((proof, entry))
+        };
+        let (proof, entry) = match found.await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(index, error = %e.message, "a version's log entry cannot be shown: run `wharf fsck`");
+                return Ok(None);
+            }
+        };
         Ok(Some(views::VersionLog {
             index,
             entry: entry.entry,
