@@ -9,6 +9,7 @@ mod invoke;
 mod output;
 mod progress;
 mod registry;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Run(commands::run::Args),
     Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
+    #[command(subcommand)]
+    Log(commands::log::LogCommand),
 }
 
 impl Command {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(args.run()),
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
+        Command::Log(command) => runtime.block_on(command.run()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

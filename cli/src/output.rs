@@ -35,6 +35,13 @@ macro_rules! status {
     };
 }
 
+const WARNING: anstyle::Style = anstyle::AnsiColor::Yellow.on_default().bold();
+
+/// Prints `warning: ...` on stderr.
+pub fn warn(text: &str) {
+    anstream::eprintln!("{WARNING}warning:{WARNING:#} {text}");
+}
+
 const ERROR: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
 const HINT: anstyle::Style = anstyle::AnsiColor::Cyan.on_default().bold();
 

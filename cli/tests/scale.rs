@@ -204,8 +204,22 @@ impl Store {
         if !key.exists() {
             std::fs::write(&key, format!("{}{}", uuid_like(), uuid_like())).unwrap();
         }
+        // And one transparency-log key (docs/trust.md).
+        let log_key = dir.parent().unwrap().join("log-key");
+        if !log_key.exists() {
+            std::fs::write(
+                &log_key,
+                wharf_registry::keys::generate_log_key("scale.test/log").unwrap(),
+            )
+            .unwrap();
+        }
         Self {
-            serve_args: vec!["--token-key-file".into(), key.display().to_string()],
+            serve_args: vec![
+                "--token-key-file".into(),
+                key.display().to_string(),
+                "--log-key-file".into(),
+                log_key.display().to_string(),
+            ],
             args: vec![
                 "--data-dir".into(),
                 dir.display().to_string(),

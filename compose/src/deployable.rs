@@ -193,6 +193,14 @@ fn describe(c: &Constituent) -> String {
 /// every component it names, e.g. from [`crate::load`]), and embeds its
 /// [`crate::Provenance`]. The same inputs give the same bytes.
 pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<u8>, ComposeError> {
+    compose_with(manifest, constituents, None)
+}
+
+fn compose_with(
+    manifest: &Manifest,
+    constituents: &[Constituent],
+    verified: Option<&Verified>,
+) -> Result<Vec<u8>, ComposeError> {
     let mut graph = CompositionGraph::new();
     let by_key: BTreeMap<&KeyPath, &Constituent> =
         constituents.iter().map(|c| (&c.key, c)).collect();
@@ -353,8 +361,38 @@ pub fn compose(manifest: &Manifest, constituents: &[Constituent]) -> Result<Vec<
         return Err(ComposeError::HostImports { denied });
     }
 
-    let provenance = provenance::of(manifest, constituents);
+    let mut provenance = provenance::of(manifest, constituents);
+    if let Some(verified) = verified {
+        provenance.log_checkpoint = Some(verified.checkpoint.clone());
+        for c in &mut provenance.constituents {
+            if let (Some(package), Some(version)) = (&c.package, &c.version) {
+                c.log_index = verified
+                    .indexes
+                    .get(&format!("{package}@{version}"))
+                    .copied();
+            }
+        }
+    }
     Ok(provenance::embed(bytes, &provenance))
+}
+
+/// What the transparency log vouched for, recorded in a deployable's provenance: the
+/// checkpoint verified against, and each registry constituent's publish entry.
+#[derive(Debug, Clone, Default)]
+pub struct Verified {
+    /// The signed checkpoint (a C2SP signed note).
+    pub checkpoint: String,
+    /// The index of the publish entry of each `package@version`.
+    pub indexes: std::collections::BTreeMap<String, u64>,
+}
+
+/// [`compose`], recording in the provenance what the transparency log vouched for.
+pub fn compose_verified(
+    manifest: &Manifest,
+    constituents: &[Constituent],
+    verified: &Verified,
+) -> Result<Vec<u8>, ComposeError> {
+    compose_with(manifest, constituents, Some(verified))
 }
 
 /// The node and export that satisfy `import` of node `n`, if any plug does.

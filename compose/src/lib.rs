@@ -45,6 +45,7 @@ pub mod cache;
 pub mod deployable;
 pub mod load;
 pub mod lock;
+pub mod log;
 pub mod manifest;
 pub mod provenance;
 pub mod registry;
@@ -53,9 +54,10 @@ pub mod target;
 pub mod validate;
 
 pub use cache::{Cache, CacheError};
-pub use deployable::{ComposeError, DeniedImport, compose};
+pub use deployable::{ComposeError, DeniedImport, Verified, compose, compose_verified};
 pub use load::{Constituent, LoadError, load};
 pub use lock::{Lock, LockError, LockMode, LockedPackage, LockedVersion, resolve};
+pub use log::{LogRecord, LogVerifier, LogVerifyError};
 pub use manifest::{
     Deployable, Host, HostPattern, KeyPath, Manifest, ManifestError, Plug, PlugKey, Source,
 };

@@ -36,7 +36,9 @@ pub fn of(manifest: &Manifest, constituents: &[Constituent]) -> Provenance {
                 },
                 version: c.version.as_ref().map(ToString::to_string),
                 digest: c.digest.to_string(),
+                log_index: None,
             })
             .collect(),
+        log_checkpoint: None,
     }
 }

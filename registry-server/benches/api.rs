@@ -237,6 +237,13 @@ async fn main() {
     let key = dir.path().join("token-key");
     std::fs::write(&key, wharf_registry::keys::new_secret()).unwrap();
     config.token_key_file = Some(key);
+    let log_key = dir.path().join("log-key");
+    std::fs::write(
+        &log_key,
+        wharf_registry::keys::generate_log_key("bench.invalid/log").unwrap(),
+    )
+    .unwrap();
+    config.log_key_file = Some(log_key);
     run("postgres", config, packages).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut conn)

@@ -97,6 +97,16 @@ pub struct Config {
     /// every replica must be given the same one; default (SQLite):
     /// `<data_dir>/token-key`, made on the first start. See [`keys`].
     pub token_key_file: Option<PathBuf>,
+    /// The file holding the key that signs the transparency log's checkpoints (a
+    /// signer key from `wharf log keygen`). Required with PostgreSQL, where every
+    /// replica must be given the same one; default (SQLite): `<data_dir>/log-key`, made
+    /// on the first start. See [`keys::LogKeys`] and docs/trust.md.
+    pub log_key_file: Option<PathBuf>,
+    /// Whether every change is appended to the transparency log: always true, but in
+    /// `scripts/bench-log`, which measures what the log costs a publish. Not a flag of
+    /// `wharf serve`; versions published with it off are logged at the next start with
+    /// it on. See docs/trust.md.
+    pub transparency_log: bool,
     /// Whether reads need no token.
     pub anonymous_read: bool,
     /// Told to `wkg` in `/.well-known/wasm-pkg/registry.json`: package `ns:name` lives
@@ -138,6 +148,8 @@ impl Config {
             min_body_rate: DEFAULT_MIN_BODY_RATE,
             admin_token: None,
             token_key_file: None,
+            log_key_file: None,
+            transparency_log: true,
             anonymous_read: true,
             namespace_prefix: None,
             cache_bytes: 256 << 20,

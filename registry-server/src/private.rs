@@ -65,12 +65,21 @@ pub fn shared_with_others(path: &Path) -> bool {
 /// than `least` characters is refused, never trusted: an empty key would let anyone
 /// in. The error names the path.
 pub fn secret_file(path: &Path, least: usize) -> Result<String, String> {
+    made_secret_file(path, least, crate::keys::new_secret)
+}
+
+/// Like [`secret_file`], with the secret `make` answers when the file is made.
+pub fn made_secret_file(
+    path: &Path,
+    least: usize,
+    make: impl FnOnce() -> String,
+) -> Result<String, String> {
     match std::fs::read_to_string(path) {
         Ok(existing) => return checked_secret(path, existing, least),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     }
-    let secret = crate::keys::new_secret();
+    let secret = make();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

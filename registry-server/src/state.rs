@@ -30,6 +30,8 @@ pub struct AppState {
     pub bearer_keys: Arc<keys::BearerKeys>,
     /// The slots request bodies are received in (`max_uploads`).
     pub uploads: service::uploads::UploadSlots,
+    /// What signs the transparency log's checkpoints.
+    pub log_keys: Arc<keys::LogKeys>,
 }
 
 impl AppState {
@@ -39,7 +41,18 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         Self::check(&config).await?;
         let bearer_keys = keys::BearerKeys::load(&config).map_err(anyhow::Error::msg)?;
-        Self::open_with(config, bearer_keys).await
+        let log_keys = keys::LogKeys::load(&config).map_err(anyhow::Error::msg)?;
+        let state = Self::open_with(config, bearer_keys, log_keys).await?;
+        state
+            .log_versions_published_before_the_log()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "logging the versions published before the log: {}",
+                    e.message
+                )
+            })?;
+        Ok(state)
     }
 
     /// Opens the registry for a tool that reads it and serves nothing (`wharf fsck`):
@@ -48,7 +61,7 @@ impl AppState {
     pub async fn open_offline(config: Config) -> anyhow::Result<Self> {
         Self::check(&config).await?;
         let bearer_keys = keys::BearerKeys::ephemeral(config.admin_token.as_deref());
-        Self::open_with(config, bearer_keys).await
+        Self::open_with(config, bearer_keys, keys::LogKeys::ephemeral()).await
     }
 
     /// Refuses a bad admin token or public URL, then makes the data directory.
@@ -76,8 +89,15 @@ impl AppState {
         Ok(())
     }
 
-    async fn open_with(config: Config, bearer_keys: keys::BearerKeys) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url()).await?;
+    async fn open_with(
+        config: Config,
+        bearer_keys: keys::BearerKeys,
+        log_keys: keys::LogKeys,
+    ) -> anyhow::Result<Self> {
+        let mut db = Db::connect(&config.database_url()).await?;
+        if !config.transparency_log {
+            db = db.without_log();
+        }
         let blobs = storage::open(&config.storage(), &config.s3).await?;
         let cache = Arc::new(cache::BlobCache::new(config.cache_bytes, CACHED_BLOB_MAX));
         let uploads =
@@ -90,6 +110,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             cache,
             bearer_keys: Arc::new(bearer_keys),
+            log_keys: Arc::new(log_keys),
         })
     }
 

@@ -16,6 +16,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "log")]
+pub mod log;
 pub mod provenance;
 pub mod units;
 pub mod views;

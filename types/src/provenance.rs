@@ -32,6 +32,10 @@ pub struct Provenance {
     pub version: String,
     /// Every component in it, root first, in manifest order.
     pub constituents: Vec<Constituent>,
+    /// The registry's transparency-log checkpoint (a C2SP signed note) every registry
+    /// constituent was verified against when it was composed; absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint: Option<String>,
 }
 
 /// One component linked into a deployable.
@@ -52,6 +56,10 @@ pub struct Constituent {
     pub version: Option<String>,
     /// The digest of the component's bytes, `sha256:<hex>`.
     pub digest: String,
+    /// For a registry constituent verified against the transparency log, the index of
+    /// its publish entry (under [`Provenance::log_checkpoint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<u64>,
 }
 
 impl Constituent {
@@ -141,6 +149,7 @@ mod tests {
             package: None,
             version: None,
             digest: "sha256:00".into(),
+            log_index: None,
         }
     }
 
@@ -185,6 +194,7 @@ mod tests {
                 source: Some("path r.wasm".into()),
                 ..constituent("deployable.root")
             }],
+            log_checkpoint: None,
         };
         // The smallest component: the header alone.
         let header = b"\0asm\x0d\x00\x01\x00".to_vec();

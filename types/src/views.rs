@@ -127,6 +127,99 @@ pub struct VersionDetail {
     /// predates targets.
     #[serde(default)]
     pub targets: Vec<TargetFit>,
+    /// Where the transparency log records this version's publish, with an inclusion
+    /// proof against the log's current size (issue #17); absent from a registry that
+    /// predates the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<VersionLog>,
+}
+
+/// A version's publish entry in the transparency log, and the proof that it is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionLog {
+    /// The entry's index (from 0).
+    pub index: u64,
+    /// The entry's canonical text (`wharf-log-entry v1`, see docs/trust.md).
+    pub entry: String,
+    /// The entry's leaf hash, base64 (RFC 9162: SHA-256 of 0x00 and the entry).
+    pub leaf_hash: String,
+    /// The size of the tree the proof is against (the latest checkpoint's).
+    pub size: u64,
+    /// That tree's root hash, base64.
+    pub root_hash: String,
+    /// The inclusion proof, base64 hashes from the leaf up.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// One entry of the transparency log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogEntry {
+    /// Its index (from 0).
+    pub index: u64,
+    /// Its canonical text.
+    pub entry: String,
+    /// Its leaf hash, base64.
+    pub leaf_hash: String,
+}
+
+/// A run of log entries, for auditors (`GET /api/v1/log/entries?start=..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogEntries {
+    /// The log's size when this was read.
+    pub size: u64,
+    /// The entries from `start`, in order; fewer than asked at the end of the log.
+    pub entries: Vec<LogEntry>,
+}
+
+/// An inclusion proof (`GET /api/v1/log/proof/inclusion?index=..&size=..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InclusionProof {
+    /// The entry.
+    pub index: u64,
+    /// The tree's size.
+    pub size: u64,
+    /// The entry's leaf hash, base64.
+    pub leaf_hash: String,
+    /// The tree's root hash, base64.
+    pub root_hash: String,
+    /// The proof, base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// A consistency proof (`GET /api/v1/log/proof/consistency?from=..&to=..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub from: u64,
+    /// The newer size.
+    pub to: u64,
+    /// The older tree's root hash, base64.
+    pub from_root: String,
+    /// The newer tree's root hash, base64.
+    pub to_root: String,
+    /// The proof, base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// What the log is (`GET /api/v1/log`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogInfo {
+    /// The checkpoints' origin (the key's name).
+    pub origin: String,
+    /// The verifier key clients pin: `origin+id+base64`.
+    pub key: String,
+    /// The number of entries.
+    pub size: u64,
+    /// The root hash, base64.
+    pub root_hash: String,
+    /// The latest signed checkpoint (a C2SP signed note).
+    pub checkpoint: String,
 }
 
 /// Whether a component runs on a target, and if not, why.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use wharf_compose::{
-    Cache, FsResolver, Lock, LockMode, Manifest, OciResolver, RegistryConfig, Resolver,
+    Cache, FsResolver, Lock, LockMode, LogVerifier, Manifest, OciResolver, RegistryConfig,
+    Resolver, Verified,
 };
 
 use crate::registry::RegistryArgs;
@@ -51,6 +52,8 @@ pub struct SourceArgs {
     /// The content-addressed download cache (default: the user's cache directory).
     #[arg(long, env = "WHARF_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    log: crate::trust::LogArgs,
 }
 
 impl SourceArgs {
@@ -65,6 +68,52 @@ impl SourceArgs {
             token: self.registry.token(),
         };
         Ok(Box::new(OciResolver::new(&config)?))
+    }
+
+    /// Checks every digest `lock` takes from the registry against the registry's
+    /// transparency log, under a checkpoint that extends the lock's `[log]` (or the
+    /// user's last seen); None for a directory, or a registry without a log.
+    pub async fn verify_log(
+        &self,
+        lock: &Lock,
+        lock_path: &Path,
+    ) -> anyhow::Result<Option<(LogVerifier, Verified)>> {
+        if self.fs.is_some() {
+            return Ok(None);
+        }
+        let registry = &self.registry.registry;
+        let from_lock = lock.log.as_ref().map(|record| (record, lock_path));
+        let Some(verifier) =
+            crate::trust::open(registry, self.registry.token(), &self.log, from_lock).await?
+        else {
+            return Ok(None);
+        };
+        let wanted: Vec<_> = lock
+            .packages
+            .iter()
+            .filter(|p| {
+                p.registry
+                    .as_deref()
+                    .is_none_or(|r| r == registry.authority())
+            })
+            .flat_map(|p| p.versions.iter().map(move |v| (&p.name, v)))
+            .collect();
+        let indexes = futures_util::future::try_join_all(wanted.iter().map(|(name, v)| {
+            let verifier = &verifier;
+            async move {
+                let index = verifier
+                    .verify(name, &v.version.to_string(), &v.digest)
+                    .await?;
+                Ok::<_, wharf_compose::LogVerifyError>((format!("{name}@{}", v.version), index))
+            }
+        }))
+        .await?;
+        let verified = Verified {
+            checkpoint: verifier.checkpoint_note().to_owned(),
+            indexes: indexes.into_iter().collect(),
+        };
+        crate::trust::remember(registry, &verifier)?;
+        Ok(Some((verifier, verified)))
     }
 
     pub fn cache(&self) -> Cache {
@@ -111,8 +160,15 @@ impl Args {
         let resolver = self.source.resolver()?;
         let bar = progress::steps("Composing");
         bar.set_message(format!("resolving {} plugs", manifest.plugs.len()));
-        let lock =
+        let mut lock =
             wharf_compose::resolve(&manifest, existing.as_ref(), resolver.as_ref(), mode).await?;
+        bar.set_message("verifying against the transparency log");
+        let checked = self.source.verify_log(&lock, &lock_path).await?;
+        if let Some((verifier, _)) = &checked
+            && !self.locked
+        {
+            lock.log = Some(verifier.record());
+        }
         let lock_text = lock.to_string();
         if existing.as_ref().map(Lock::to_string) != Some(lock_text.clone()) {
             std::fs::write(&lock_path, &lock_text)
@@ -123,7 +179,12 @@ impl Args {
         let constituents =
             wharf_compose::load(&manifest, &dir, &lock, resolver.as_ref(), &cache).await?;
         bar.set_message(format!("linking {} components", constituents.len()));
-        let bytes = wharf_compose::compose(&manifest, &constituents)?;
+        let bytes = match &checked {
+            Some((_, verified)) => {
+                wharf_compose::compose_verified(&manifest, &constituents, verified)?
+            }
+            None => wharf_compose::compose(&manifest, &constituents)?,
+        };
         if let Some(target) = self.target {
             target.check(&bytes)?;
         }
@@ -144,6 +205,10 @@ impl Args {
                     "version": c.version.as_ref().map(ToString::to_string),
                     "digest": c.digest.to_string(),
                 })).collect::<Vec<_>>(),
+                "log": checked.as_ref().map(|(verifier, verified)| serde_json::json!({
+                    "size": verifier.size(),
+                    "indexes": verified.indexes,
+                })),
                 "imports": wharf_compose::imports(&bytes)?,
             });
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -215,13 +280,16 @@ impl UpdateArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let (manifest, _, lock_path, before) = read_manifest(&self.manifest)?;
         let resolver = self.source.resolver()?;
-        let after = wharf_compose::resolve(
+        let mut after = wharf_compose::resolve(
             &manifest,
             before.as_ref(),
             resolver.as_ref(),
             LockMode::Update,
         )
         .await?;
+        if let Some((verifier, _)) = self.source.verify_log(&after, &lock_path).await? {
+            after.log = Some(verifier.record());
+        }
         std::fs::write(&lock_path, after.to_string())
             .with_context(|| format!("writing {}", lock_path.display()))?;
         let old = before.as_ref().map(pinned).unwrap_or_default();

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod components;
 pub mod compose;
 pub mod init;
+pub mod log;
 pub mod packages;
 pub mod run;
 pub mod serve;

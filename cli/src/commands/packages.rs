@@ -255,6 +255,8 @@ pub struct PullArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    log: crate::trust::LogArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -264,6 +266,24 @@ impl PullArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let client = Client::new(&self.registry);
         let fetched = client.fetch(&self.package).await?;
+        // Nothing is written unless the log vouches for the digest.
+        let log_index = match crate::trust::open(
+            &self.registry.registry,
+            self.registry.token(),
+            &self.log,
+            None,
+        )
+        .await?
+        {
+            Some(verifier) => {
+                let index = verifier
+                    .verify(&fetched.name, &fetched.version, &fetched.digest)
+                    .await?;
+                crate::trust::remember(&self.registry.registry, &verifier)?;
+                Some(index)
+            }
+            None => None,
+        };
         let (name, version, digest, bytes) = (
             &fetched.name,
             fetched.version.as_str(),
@@ -292,7 +312,7 @@ impl PullArgs {
         }
         if self.json {
             return print_json(
-                &json!({"package": name.to_string(), "version": version, "digest": digest.to_string(), "output": output.display().to_string()}),
+                &json!({"package": name.to_string(), "version": version, "digest": digest.to_string(), "output": output.display().to_string(), "log_index": log_index}),
             );
         }
         crate::status!(

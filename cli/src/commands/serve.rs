@@ -88,6 +88,12 @@ pub struct Args {
     /// `<data-dir>/token-key`, made on the first start.
     #[arg(long, env = "WHARF_TOKEN_KEY_FILE", value_name = "FILE")]
     token_key_file: Option<PathBuf>,
+    /// The file holding the key that signs the transparency log's checkpoints (make one
+    /// with `wharf log keygen --origin HOST/log`). Required with a PostgreSQL database
+    /// (every replica the same file); default: `<data-dir>/log-key`, made on the first
+    /// start. See docs/trust.md.
+    #[arg(long, env = "WHARF_LOG_KEY_FILE")]
+    log_key_file: Option<PathBuf>,
     /// Require a token for reads too.
     #[arg(long, env = "WHARF_PRIVATE")]
     private: bool,
@@ -132,6 +138,7 @@ impl Args {
         config.min_body_rate = self.min_body_rate;
         config.admin_token = self.admin_token;
         config.token_key_file = self.token_key_file;
+        config.log_key_file = self.log_key_file;
         config.anonymous_read = !self.private;
         config.gc_interval = self.gc_interval;
         config.gc_grace = self.gc_grace;
@@ -178,6 +185,14 @@ impl FsckArgs {
             for problem in &report.problems {
                 eprintln!("{}: {} {}", problem.owner, problem.digest, problem.problem);
             }
+            crate::status!(
+                "Checked",
+                "the transparency log: {} entries against every version",
+                report.log_entries
+            );
+            for problem in &report.log_problems {
+                eprintln!("{}: {}", problem.subject, problem.problem);
+            }
             if !report.orphans.is_empty() {
                 crate::status!(
                     "Orphans",
@@ -195,10 +210,23 @@ impl FsckArgs {
         }
         if report.is_clean() {
             Ok(())
+        } else if report.problems.is_empty() {
+            anyhow::bail!(
+                "the transparency log and the versions disagree in {} places",
+                report.log_problems.len()
+            )
         } else {
             anyhow::bail!(
-                "{} published blobs are missing or damaged",
-                report.problems.len()
+                "{} published blobs are missing or damaged{}",
+                report.problems.len(),
+                if report.log_problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", and the transparency log and the versions disagree in {} places",
+                        report.log_problems.len()
+                    )
+                }
             )
         }
     }

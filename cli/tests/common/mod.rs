@@ -74,6 +74,12 @@ pub fn wharf(dir: &Path, server: &Server, token: Option<&str>, args: &[&str]) ->
         .env("WHARF_REGISTRY", &server.registry)
         // Compiled code goes to the test's directory, not the user's cache.
         .env("WHARF_CACHE_DIR", dir.join(".compiled"))
+        // And the log keys pinned and checkpoints seen (docs/trust.md): a registry on a
+        // port another test's registry had is another registry with another key.
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("XDG_STATE_HOME", dir.join(".state"))
+        .env_remove("WHARF_CONFIG")
+        .env_remove("WHARF_LOG_KEY")
         .env_remove("WHARF_TOKEN");
     if let Some(token) = token {
         command.env("WHARF_TOKEN", token);

@@ -7,6 +7,7 @@
 
 mod blobs;
 mod items;
+mod log;
 mod namespaces;
 mod oci;
 mod packages;
@@ -38,6 +39,10 @@ pub enum DbError {
     /// A blob the write relies on was garbage-collected since it was leased.
     #[error("blob {0} was collected")]
     BlobGone(String),
+    /// The transparency log's stored hashes are not what an append or a proof needs
+    /// (a damaged database: `wharf fsck` says more).
+    #[error("the transparency log: {0}")]
+    Log(String),
 }
 
 fn conflict_or(e: sqlx::Error) -> DbError {
@@ -53,6 +58,8 @@ pub struct Db {
     pool: AnyPool,
     /// PostgreSQL (several replicas may share it) rather than an embedded SQLite file.
     postgres: bool,
+    /// Whether changes are appended to the transparency log (always, but in a benchmark).
+    log: bool,
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -123,6 +130,7 @@ impl Db {
         Ok(Self {
             pool,
             postgres: !sqlite,
+            log: true,
         })
     }
 

@@ -3,6 +3,8 @@
 
 use sqlx::Row;
 
+use wharf_types::log::{Action, Entry};
+
 use super::{Db, DbError, conflict_or};
 
 impl Db {
@@ -16,7 +18,11 @@ impl Db {
         now: i64,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
-        let (_, owns) = Self::claim_in(&mut tx, namespace, user, now).await?;
+        let (claimed, owns) = Self::claim_in(&mut tx, namespace, user, now).await?;
+        if claimed {
+            let entry = Entry::namespace(Action::Claim, namespace, user, user, now);
+            self.append_log_in(&mut tx, &entry, now).await?;
+        }
         tx.commit().await?;
         Ok(owns)
     }
@@ -82,25 +88,38 @@ impl Db {
         owns(&self.pool, namespace, owner).await
     }
 
-    /// Adds an owner; `Conflict` if they already are one.
-    pub async fn add_owner(&self, namespace: &str, owner: &str, now: i64) -> Result<(), DbError> {
+    /// Adds an owner, and logs it as done by `actor`; `Conflict` if they already are one.
+    pub async fn add_owner(
+        &self,
+        namespace: &str,
+        owner: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO namespace_owners (namespace, owner, added_at) VALUES ($1, $2, $3)",
         )
         .bind(namespace)
         .bind(owner)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_or)?;
+        let entry = Entry::namespace(Action::OwnerAdd, namespace, owner, actor, now);
+        self.append_log_in(&mut tx, &entry, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Removes an owner unless they are the last one; Ok(false) when they were not an owner.
+    /// The removal is logged as done by `actor`.
     pub async fn remove_owner(
         &self,
         namespace: &str,
         owner: &str,
+        actor: &str,
+        now: i64,
     ) -> Result<Result<bool, ()>, DbError> {
         let mut tx = self.pool.begin().await?;
         let count: i64 =
@@ -119,6 +138,10 @@ impl Db {
         if removed == 1 && count <= 1 {
             tx.rollback().await?;
             return Ok(Err(()));
+        }
+        if removed == 1 {
+            let entry = Entry::namespace(Action::OwnerRemove, namespace, owner, actor, now);
+            self.append_log_in(&mut tx, &entry, now).await?;
         }
         tx.commit().await?;
         Ok(Ok(removed == 1))

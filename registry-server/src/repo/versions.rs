@@ -5,6 +5,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use wharf_types::log::{Action, Entry};
+
 use super::{Db, DbError, ItemRow, NewManifest, conflict_or};
 
 /// A version row.
@@ -38,6 +40,8 @@ pub struct VersionRow {
     pub published_at: i64,
     /// The digest of the OCI manifest that serves the version.
     pub manifest_digest: Option<String>,
+    /// The index of its publish entry in the transparency log.
+    pub log_index: Option<i64>,
 }
 
 impl VersionRow {
@@ -57,6 +61,7 @@ impl VersionRow {
             published_by: row.try_get("published_by")?,
             published_at: row.try_get("published_at")?,
             manifest_digest: row.try_get("manifest_digest")?,
+            log_index: row.try_get("log_index")?,
         })
     }
 }
@@ -214,6 +219,27 @@ impl Db {
             .await?;
         let versions = Self::version_flags(&mut tx, v.namespace, v.name).await?;
         Self::write_latest(&mut tx, v.namespace, v.name, &versions).await?;
+        // The log last: its head is the last lock every writer takes.
+        if claimed {
+            let claim = Entry::namespace(
+                Action::Claim,
+                v.namespace,
+                v.published_by,
+                v.published_by,
+                v.now,
+            );
+            self.append_log_in(&mut tx, &claim, v.now).await?;
+        }
+        let publish = Entry::version(
+            Action::Publish,
+            &format!("{}:{}@{}", v.namespace, v.name, v.version),
+            v.digest,
+            v.published_by,
+            v.now,
+        );
+        if let Some(index) = self.append_log_in(&mut tx, &publish, v.now).await? {
+            Self::set_log_index_in(&mut tx, v.namespace, v.name, v.version, index).await?;
+        }
         tx.commit().await?;
         Ok(Inserted::Done { claimed })
     }
@@ -243,38 +269,53 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// Sets a version's yanked flag; false when there is no such version.
+    /// Sets a version's yanked flag, and logs it as done by `actor`; false when there
+    /// is no such version.
     pub async fn set_yanked(
         &self,
         namespace: &str,
         name: &str,
         version: &str,
         yanked: bool,
+        actor: &str,
+        now: i64,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE versions SET yanked = $4 WHERE namespace = $1 AND name = $2 AND version = $3",
+        let digest: Option<String> = sqlx::query(
+            "UPDATE versions SET yanked = $4 WHERE namespace = $1 AND name = $2 AND version = $3 \
+             RETURNING digest",
         )
         .bind(namespace)
         .bind(name)
         .bind(version)
         .bind(i64::from(yanked))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
-        .rows_affected()
-            == 1;
-        if changed {
-            let versions = Self::version_flags(&mut tx, namespace, name).await?;
-            Self::write_latest(&mut tx, namespace, name, &versions).await?;
-        }
+        .map(|row| row.try_get("digest"))
+        .transpose()?;
+        let Some(digest) = digest else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let versions = Self::version_flags(&mut tx, namespace, name).await?;
+        Self::write_latest(&mut tx, namespace, name, &versions).await?;
+        let action = if yanked { Action::Yank } else { Action::Unyank };
+        let entry = Entry::version(
+            action,
+            &format!("{namespace}:{name}@{version}"),
+            &digest,
+            actor,
+            now,
+        );
+        self.append_log_in(&mut tx, &entry, now).await?;
         tx.commit().await?;
-        Ok(changed)
+        Ok(true)
     }
 
     /// Every version of a package, yanked ones too, unsorted.
     pub async fn versions(&self, namespace: &str, name: &str) -> Result<Vec<VersionRow>, DbError> {
         let rows = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS}, manifest_digest FROM versions WHERE namespace = $1 AND name = $2"
+            "SELECT {VERSION_COLUMNS}, manifest_digest, log_index FROM versions WHERE namespace = $1 AND name = $2"
         ))
         .bind(namespace)
         .bind(name)
@@ -294,7 +335,7 @@ impl Db {
         version: &str,
     ) -> Result<Option<VersionRow>, DbError> {
         let row = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS}, manifest_digest FROM versions WHERE namespace = $1 AND name = $2 AND version = $3"
+            "SELECT {VERSION_COLUMNS}, manifest_digest, log_index FROM versions WHERE namespace = $1 AND name = $2 AND version = $3"
         ))
         .bind(namespace)
         .bind(name)

@@ -14,6 +14,12 @@
 //!   the grace period;
 //! - **leases without bytes**: rows whose blob was never stored (a writer cut off
 //!   between its lease and its write); harmless, collected the same way.
+//!
+//! It also checks the transparency log against the versions (docs/trust.md): every
+//! entry is there, in order and well-formed; the stored tree hashes are what the
+//! entries hash to (so the signed checkpoints are of these entries); every version has
+//! a publish entry binding its current digest, and no version two. What disagrees is a
+//! **log problem**, named by `package@version` or by entry.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -43,12 +49,25 @@ pub struct FsckReport {
     pub unreferenced: Vec<Stored>,
     /// Rows whose bytes were never stored.
     pub leases_without_bytes: usize,
+    /// Entries in the transparency log.
+    pub log_entries: u64,
+    /// Where the log and the versions disagree, or the log is damaged: must be empty.
+    pub log_problems: Vec<LogProblem>,
+}
+
+/// Where the transparency log and the versions disagree.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogProblem {
+    /// `ns:name@1.0.0`, or `log entry 12`.
+    pub subject: String,
+    /// What is wrong.
+    pub problem: String,
 }
 
 impl FsckReport {
     /// Whether every published thing is whole.
     pub fn is_clean(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.log_problems.is_empty()
     }
 }
 
@@ -173,7 +192,152 @@ impl AppState {
             .keys()
             .filter(|d| !stored.contains_key(*d) && !relied.contains(d.as_str()))
             .count();
+        self.fsck_log(&mut report).await?;
         Ok(report)
+    }
+
+    /// The log's part of fsck: see the module docs.
+    async fn fsck_log(&self, report: &mut FsckReport) -> Result<(), ServiceError> {
+        use wharf_types::log::{self, Action, Entry, Tree};
+        let problem = |subject: String, problem: String| LogProblem { subject, problem };
+        let size = self.db.log_size().await?;
+        report.log_entries = size;
+        // Every entry, in order: each index once, each parsed.
+        let mut entries: Vec<Option<Entry>> = Vec::with_capacity(size as usize);
+        let mut tree = Tree::default();
+        let mut next = 0u64;
+        loop {
+            let page = self.db.log_entries(next, 1000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for (index, text) in page {
+                if index >= size {
+                    report.log_problems.push(problem(
+                        format!("log entry {index}"),
+                        format!("is past the log's size {size}"),
+                    ));
+                    continue;
+                }
+                while next < index {
+                    report.log_problems.push(problem(
+                        format!("log entry {next}"),
+                        "is missing (removed from the database)".into(),
+                    ));
+                    entries.push(None);
+                    tree.push(log::Hash([0; log::HASH_SIZE]));
+                    next += 1;
+                }
+                tree.push(log::leaf_hash(text.as_bytes()));
+                match Entry::parse(text.as_bytes()) {
+                    Ok(entry) => entries.push(Some(entry)),
+                    Err(e) => {
+                        report
+                            .log_problems
+                            .push(problem(format!("log entry {index}"), e.to_string()));
+                        entries.push(None);
+                    }
+                }
+                next = index + 1;
+            }
+        }
+        while next < size {
+            report.log_problems.push(problem(
+                format!("log entry {next}"),
+                "is missing (removed from the database)".into(),
+            ));
+            entries.push(None);
+            tree.push(log::Hash([0; log::HASH_SIZE]));
+            next += 1;
+        }
+        // The stored hashes are what the entries make.
+        let stored = self.db.log_hashes_below(log::stored_count(size)).await?;
+        let made = tree.stored();
+        let mut seen = 0u64;
+        for (index, text) in &stored {
+            seen += 1;
+            let Some(expected) = made.get(*index as usize) else {
+                continue;
+            };
+            if log::hash_text(expected) != *text {
+                let (level, n) = tlog_tiles::split_stored_hash_index(*index);
+                let subject = if level == 0 {
+                    format!("log entry {n}")
+                } else {
+                    format!("log entries {} to {}", n << level, ((n + 1) << level) - 1)
+                };
+                report.log_problems.push(problem(
+                    subject,
+                    format!(
+                        "stored tree hash {index} (level {level}) is not what the entries hash to:                          an entry was changed, moved or removed after it was logged"
+                    ),
+                ));
+            }
+        }
+        if seen != log::stored_count(size) {
+            report.log_problems.push(problem(
+                "log".into(),
+                format!(
+                    "{} stored tree hashes for {size} entries; expected {}",
+                    seen,
+                    log::stored_count(size)
+                ),
+            ));
+        }
+        // Every version has one publish entry, binding its digest.
+        let mut publishes: std::collections::HashMap<&str, Vec<u64>> = Default::default();
+        for (index, entry) in entries.iter().enumerate() {
+            if let Some(entry) = entry
+                && entry.action == Action::Publish
+            {
+                publishes
+                    .entry(entry.subject.as_str())
+                    .or_default()
+                    .push(index as u64);
+            }
+        }
+        for (subject, indexes) in &publishes {
+            if indexes.len() > 1 {
+                report.log_problems.push(problem(
+                    subject.to_string(),
+                    format!("published more than once, in log entries {indexes:?}"),
+                ));
+            }
+        }
+        for (namespace, name, version, digest, log_index) in self.db.version_log_indexes().await? {
+            let subject = format!("{namespace}:{name}@{version}");
+            let Some(index) = log_index else {
+                report
+                    .log_problems
+                    .push(problem(subject, "is not in the transparency log".into()));
+                continue;
+            };
+            match entries.get(index as usize).and_then(Option::as_ref) {
+                Some(entry) if entry.action == Action::Publish && entry.subject == subject => {
+                    if entry.object != digest {
+                        report.log_problems.push(problem(
+                            subject,
+                            format!(
+                                "its digest {digest} is not in the log: log entry {index} binds {}",
+                                entry.object
+                            ),
+                        ));
+                    }
+                }
+                Some(entry) => report.log_problems.push(problem(
+                    subject,
+                    format!("its log entry {index} records something else: {entry}"),
+                )),
+                None => report.log_problems.push(problem(
+                    subject,
+                    format!("its log entry {index} is missing or unreadable"),
+                )),
+            }
+        }
+        report
+            .log_problems
+            .sort_by(|a, b| a.subject.cmp(&b.subject));
+        Ok(())
     }
 
     /// Reads a blob and hashes it: its size, or what is wrong with it.

@@ -9,7 +9,7 @@
 //! registry says about packages; [`browse`] the read side people browse; `targets`
 //! which hosts can run a component; [`blobs`] which blobs are served and their bytes;
 //! [`uploads`] receiving them (slots, leases, upload sessions); [`owners`] who owns a
-//! namespace; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
+//! namespace; [`log`] the transparency log; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
 //! and the blob store only through these.
 
 pub mod access;
@@ -18,6 +18,7 @@ pub mod browse;
 mod error;
 pub mod fsck;
 pub mod gc;
+pub mod log;
 pub mod manifests;
 pub mod owners;
 mod packages;

@@ -33,7 +33,11 @@ impl AppState {
         self.authorize(principal, Scope::Owners, namespace, Unclaimed::NotFound)
             .await?;
         match change {
-            OwnerChange::Add => match self.db.add_owner(namespace, owner, crate::now_ms()).await {
+            OwnerChange::Add => match self
+                .db
+                .add_owner(namespace, owner, &principal.user, crate::now_ms())
+                .await
+            {
                 Ok(()) => Ok(()),
                 Err(DbError::Conflict) => Err(ServiceError::conflict(
                     "OWNER_EXISTS",
@@ -41,7 +45,11 @@ impl AppState {
                 )),
                 Err(e) => Err(e.into()),
             },
-            OwnerChange::Remove => match self.db.remove_owner(namespace, owner).await? {
+            OwnerChange::Remove => match self
+                .db
+                .remove_owner(namespace, owner, &principal.user, crate::now_ms())
+                .await?
+            {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(ServiceError::not_found(
                     "OWNER_UNKNOWN",

@@ -57,6 +57,7 @@ impl AppState {
             .dependencies(name.namespace(), name.name(), version)
             .await?;
         let targets = self.targets(&package.kind, &row.digest, &items).await?;
+        let log = self.version_log(row.log_index).await?;
         Ok(views::VersionDetail {
             name: name.to_string(),
             kind: package.kind,
@@ -89,6 +90,7 @@ impl AppState {
                 })
                 .collect(),
             targets,
+            log,
         })
     }
 

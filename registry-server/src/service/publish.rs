@@ -330,7 +330,14 @@ impl AppState {
             .await?;
         if !self
             .db
-            .set_yanked(name.namespace(), name.name(), version, yanked)
+            .set_yanked(
+                name.namespace(),
+                name.name(),
+                version,
+                yanked,
+                &principal.user,
+                crate::now_ms(),
+            )
             .await?
         {
             return Err(self.missing_version(name, version).await);

@@ -124,6 +124,14 @@ impl TestApp {
             let key = dir.path().join("shared-token-key");
             std::fs::write(&key, wharf_registry::keys::new_secret()).unwrap();
             config.token_key_file = Some(key);
+            // And one transparency-log key file.
+            let log_key = dir.path().join("shared-log-key");
+            std::fs::write(
+                &log_key,
+                wharf_registry::keys::generate_log_key("registry.test/log").unwrap(),
+            )
+            .unwrap();
+            config.log_key_file = Some(log_key);
         }
         configure(&mut config);
         prepare(config.database_url()).await;

@@ -1,9 +1,10 @@
 //! The JSON API under `/api/v1`: thin handlers that parse, call a service and answer,
 //! one module per resource (`packages`, `blobs`, `namespaces`, `tokens`,
-//! `admin`); this one routes and holds the OpenAPI document.
+//! `admin`, `log`); this one routes and holds the OpenAPI document.
 
 mod admin;
 mod blobs;
+mod log;
 mod namespaces;
 mod packages;
 mod tokens;
@@ -12,6 +13,7 @@ mod tokens;
 // each operation with the module's name, and change the document.
 use admin::*;
 use blobs::*;
+use log::*;
 use namespaces::*;
 use packages::*;
 use tokens::*;
@@ -57,6 +59,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/api/v1/admin/gc", axum::routing::post(collect_garbage))
         .route("/api/v1/admin/fsck", get(fsck))
+        .route("/api/v1/log", get(log_info))
+        .route("/api/v1/log/checkpoint", get(log_checkpoint))
+        .route("/api/v1/log/key", get(log_key))
+        .route("/api/v1/log/proof/inclusion", get(log_inclusion))
+        .route("/api/v1/log/proof/consistency", get(log_consistency))
+        .route("/api/v1/log/entries", get(log_entries))
+        .route("/api/v1/log/tile/{*path}", get(log_tile))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -86,7 +95,14 @@ pub fn router() -> Router<AppState> {
         create_token,
         revoke_token,
         collect_garbage,
-        fsck
+        fsck,
+        log_info,
+        log_checkpoint,
+        log_key,
+        log_inclusion,
+        log_consistency,
+        log_entries,
+        log_tile
     ),
     components(schemas(
         views::PackageSummary,
@@ -106,6 +122,12 @@ pub fn router() -> Router<AppState> {
         views::NewToken,
         views::CreateToken,
         views::Change,
+        views::VersionLog,
+        views::LogEntry,
+        views::LogEntries,
+        views::InclusionProof,
+        views::ConsistencyProof,
+        views::LogInfo,
         crate::service::access::Scope,
         ErrorBody
     ))

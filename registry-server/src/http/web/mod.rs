@@ -12,6 +12,7 @@ mod graph;
 mod home;
 mod layout;
 mod linediff;
+mod log;
 mod namespace;
 mod package;
 mod wit;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
             get(deployable::svg),
         )
         .route("/namespaces/{namespace}", get(namespace::page))
+        .route("/log", get(log::page))
         .route(STYLESHEET_PATH, get(stylesheet))
 }
 

@@ -323,6 +323,13 @@ fn facts(v: &VersionDetail) -> Markup {
                 dt { "Published" } dd { (layout::date(v.published_at)) " by " (v.published_by) }
                 dt { "Size" } dd { (size(v.size)) }
                 dt { "Digest" } dd { (short_digest(&v.digest)) }
+                @if let Some(log) = &v.log {
+                    dt { "Transparency log" }
+                    dd.log-index {
+                        a href={ "/log#entry-" (log.index) } { "entry " (log.index) }
+                        " of " (log.size)
+                    }
+                }
                 @if let Some(source) = &v.source {
                     dt { "Source" } dd.wrap { (source) }
                 }
