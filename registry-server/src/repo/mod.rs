@@ -7,6 +7,7 @@
 
 mod blobs;
 mod items;
+mod keys;
 mod namespaces;
 mod oci;
 mod packages;
@@ -15,6 +16,7 @@ mod versions;
 
 pub use blobs::Reliance;
 pub use items::{ItemRow, ItemUse, VersionExports};
+pub use keys::KeyRow;
 pub use oci::{ManifestRow, NewManifest};
 pub use packages::PackageRow;
 pub use tokens::TokenRow;

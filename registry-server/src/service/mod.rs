@@ -9,7 +9,8 @@
 //! registry says about packages; [`browse`] the read side people browse; `targets`
 //! which hosts can run a component; [`blobs`] which blobs are served and their bytes;
 //! [`uploads`] receiving them (slots, leases, upload sessions); [`owners`] who owns a
-//! namespace; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
+//! namespace; [`signatures`] the keys that sign for a namespace and the signatures of
+//! versions; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
 //! and the blob store only through these.
 
 pub mod access;
@@ -22,6 +23,7 @@ pub mod manifests;
 pub mod owners;
 mod packages;
 mod publish;
+pub mod signatures;
 mod targets;
 pub mod tokens;
 pub mod uploads;

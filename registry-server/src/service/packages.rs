@@ -57,6 +57,7 @@ impl AppState {
             .dependencies(name.namespace(), name.name(), version)
             .await?;
         let targets = self.targets(&package.kind, &row.digest, &items).await?;
+        let (signatures, referrers) = self.version_signatures(name, &row).await?;
         Ok(views::VersionDetail {
             name: name.to_string(),
             kind: package.kind,
@@ -89,6 +90,8 @@ impl AppState {
                 })
                 .collect(),
             targets,
+            signatures: signatures.into_iter().map(|s| s.info).collect(),
+            referrers,
         })
     }
 
@@ -120,7 +123,7 @@ impl AppState {
     }
 
     /// A version's row, or why there is none ([`AppState::missing_version`]).
-    async fn existing_version(
+    pub(super) async fn existing_version(
         &self,
         name: &PackageName,
         version: &str,
