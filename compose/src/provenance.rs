@@ -36,6 +36,7 @@ pub fn of(manifest: &Manifest, constituents: &[Constituent]) -> Provenance {
                 },
                 version: c.version.as_ref().map(ToString::to_string),
                 digest: c.digest.to_string(),
+                signatures: c.signatures.clone(),
             })
             .collect(),
     }

@@ -52,6 +52,10 @@ pub struct Constituent {
     pub version: Option<String>,
     /// The digest of the component's bytes, `sha256:<hex>`.
     pub digest: String,
+    /// The ids of the keys whose signatures `wharf compose` verified for it under the
+    /// manifest's `[trust]` policy (docs/trust.md); absent when none was required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<String>,
 }
 
 impl Constituent {
@@ -141,6 +145,7 @@ mod tests {
             package: None,
             version: None,
             digest: "sha256:00".into(),
+            signatures: vec![],
         }
     }
 
