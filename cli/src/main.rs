@@ -45,6 +45,9 @@ enum Command {
     Run(commands::run::Args),
     Update(commands::compose::UpdateArgs),
     Components(commands::components::Args),
+    Key(commands::keys::KeyArgs),
+    Sign(commands::keys::SignArgs),
+    Verify(commands::verify::VerifyArgs),
 }
 
 impl Command {
@@ -113,6 +116,9 @@ fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(args.run()),
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
+        Command::Key(args) => runtime.block_on(args.run()),
+        Command::Sign(args) => runtime.block_on(args.run()),
+        Command::Verify(args) => runtime.block_on(args.run()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
