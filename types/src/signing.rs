@@ -124,7 +124,9 @@ pub enum SignatureError {
     #[error("the envelope has no signature by key {0}")]
     NoSignatureBy(String),
     /// The signature does not verify with the key.
-    #[error("the signature by key {0} does not verify: the envelope was altered or signed by another key")]
+    #[error(
+        "the signature by key {0} does not verify: the envelope was altered or signed by another key"
+    )]
     BadSignature(String),
     /// The statement names another version.
     #[error("the statement is about `{found}`, not `{expected}`")]
@@ -135,7 +137,9 @@ pub enum SignatureError {
         expected: String,
     },
     /// The statement's digest is not the version's.
-    #[error("the statement's subject digest {found} is not the version's digest {expected}: the signature is over other bytes")]
+    #[error(
+        "the statement's subject digest {found} is not the version's digest {expected}: the signature is over other bytes"
+    )]
     OtherDigest {
         /// What it names.
         found: String,
@@ -183,7 +187,11 @@ pub fn statement(subject: &str, digest: &Digest, keyid: &str) -> Statement {
         statement_type: STATEMENT_TYPE.into(),
         subject: vec![Subject {
             name: subject.into(),
-            digest: [(digest.algorithm().name().to_owned(), digest.hex().to_owned())].into(),
+            digest: [(
+                digest.algorithm().name().to_owned(),
+                digest.hex().to_owned(),
+            )]
+            .into(),
         }],
         predicate_type: PREDICATE_TYPE.into(),
         predicate: serde_json::json!({ "keyid": keyid }),
@@ -214,8 +222,8 @@ impl Envelope {
                 bytes.len()
             )));
         }
-        let envelope: Envelope = serde_json::from_slice(bytes)
-            .map_err(|e| SignatureError::Malformed(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| SignatureError::Malformed(e.to_string()))?;
         if envelope.payload_type != PAYLOAD_TYPE {
             return Err(SignatureError::Malformed(format!(
                 "payloadType is `{}`, not `{PAYLOAD_TYPE}`",
@@ -362,7 +370,10 @@ mod tests {
         let key = generate();
         let pem = private_key_to_pem(&key);
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
-        assert_eq!(private_key_from_pem(&pem).unwrap().to_bytes(), key.to_bytes());
+        assert_eq!(
+            private_key_from_pem(&pem).unwrap().to_bytes(),
+            key.to_bytes()
+        );
         let public = key.verifying_key();
         let pem = public_key_to_pem(&public);
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
