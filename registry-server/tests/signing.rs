@@ -103,6 +103,17 @@ async fn only_owners_register_and_revoke_keys(backend: Backend) {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["keyid"], keyid);
     assert_eq!(listed[0]["revoked_at"], Value::Null);
+    let openapi = app.get("/api/v1/openapi.json").await.json();
+    for path in [
+        "/api/v1/namespaces/{namespace}/keys",
+        "/api/v1/namespaces/{namespace}/keys/{keyid}",
+        "/api/v1/packages/{namespace}/{name}/versions/{version}/signatures",
+    ] {
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} is not in the OpenAPI document"
+        );
+    }
     let page = app.get("/namespaces/acme").await;
     assert!(String::from_utf8_lossy(&page.body).contains(&keyid));
 
