@@ -48,6 +48,9 @@ enum Command {
     Components(commands::components::Args),
     #[command(subcommand)]
     Log(commands::log::LogCommand),
+    Key(commands::keys::KeyArgs),
+    Sign(commands::keys::SignArgs),
+    Verify(commands::verify::VerifyArgs),
 }
 
 impl Command {
@@ -117,6 +120,9 @@ fn main() -> ExitCode {
         Command::Update(args) => runtime.block_on(args.run()),
         Command::Components(args) => args.run(),
         Command::Log(command) => runtime.block_on(command.run()),
+        Command::Key(args) => runtime.block_on(args.run()),
+        Command::Sign(args) => runtime.block_on(args.run()),
+        Command::Verify(args) => runtime.block_on(args.run()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,6 +51,7 @@ pub mod provenance;
 pub mod registry;
 pub mod resolve;
 pub mod target;
+pub mod trust;
 pub mod validate;
 
 pub use cache::{Cache, CacheError};
@@ -65,6 +66,7 @@ pub use provenance::{ConstituentInfo, Provenance, provenance};
 pub use registry::{OciResolver, RegistryConfig};
 pub use resolve::{FsResolver, ResolveError, Resolved, Resolver};
 pub use target::{Target, TargetError};
+pub use trust::{Trust, TrustError};
 
 use wac_graph::types::{Package, Types};
 use wac_graph::{CompositionGraph, EncodeOptions};

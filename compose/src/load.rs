@@ -26,6 +26,9 @@ pub struct Constituent {
     pub digest: Digest,
     /// The component.
     pub bytes: Vec<u8>,
+    /// The ids of the keys whose signatures were verified for it under the manifest's
+    /// `[trust]` policy (filled in by the caller that checks it; empty here).
+    pub signatures: Vec<String>,
 }
 
 /// Why a component's bytes could not be had.
@@ -196,6 +199,7 @@ pub async fn load(
             version,
             digest,
             bytes,
+            signatures: Vec::new(),
         });
     }
     Ok(out)

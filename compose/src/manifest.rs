@@ -38,6 +38,9 @@ pub struct Manifest {
     /// `[capabilities]`: what the host grants the deployable when it runs; nothing
     /// unless listed (flags may grant more).
     pub capabilities: Capabilities,
+    /// `[trust]`: which constituents must be signed, by which keys, and whether log
+    /// inclusion is required (docs/trust.md).
+    pub trust: crate::trust::Trust,
 }
 
 /// `[capabilities]`, each optional, in the syntax of the host's flags:
@@ -433,6 +436,7 @@ impl FromStr for Manifest {
                 allow_tcp: dto.capabilities.allow_tcp,
                 allow_udp: dto.capabilities.allow_udp,
             },
+            trust: dto.trust.into(),
         })
     }
 }
@@ -464,6 +468,97 @@ struct ManifestDto {
     limits: LimitsDto,
     #[serde(default)]
     capabilities: CapabilitiesDto,
+    #[serde(default)]
+    trust: TrustDto,
+}
+
+/// `[trust]` as written: `require-signatures = "all"` or a list of namespaces, `keys`
+/// and `[trust.keys-for]` (key ids or key files), `log`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrustDto {
+    log: Option<bool>,
+    require_signatures: Option<RequireText>,
+    #[serde(default)]
+    keys: Vec<KeyText>,
+    #[serde(default)]
+    keys_for: BTreeMap<NamespaceText, Vec<KeyText>>,
+}
+
+impl From<TrustDto> for crate::trust::Trust {
+    fn from(d: TrustDto) -> Self {
+        crate::trust::Trust {
+            log: d.log.unwrap_or(true),
+            require: d
+                .require_signatures
+                .map_or(crate::trust::Requirement::None, |r| r.0),
+            keys: d.keys.into_iter().map(|k| k.0).collect(),
+            keys_for: d
+                .keys_for
+                .into_iter()
+                .map(|(ns, keys)| (ns.0, keys.into_iter().map(|k| k.0).collect()))
+                .collect(),
+        }
+    }
+}
+
+/// `"all"`, or a list of namespaces.
+struct RequireText(crate::trust::Requirement);
+
+impl<'de> Deserialize<'de> for RequireText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(RequireText(crate::trust::Requirement::All)),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "`require-signatures` is \"all\" or a list of namespaces, not `{w}`"
+            ))),
+            Raw::List(list) => {
+                for ns in &list {
+                    wharf_types::check_part(ns).map_err(|reason| {
+                        serde::de::Error::custom(format!("`{ns}` is not a namespace: {reason}"))
+                    })?;
+                }
+                Ok(RequireText(crate::trust::Requirement::Namespaces(
+                    list.into_iter().collect(),
+                )))
+            }
+        }
+    }
+}
+
+/// A namespace, checked.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct NamespaceText(String);
+
+impl<'de> Deserialize<'de> for NamespaceText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        wharf_types::check_part(&text).map_err(|reason| {
+            serde::de::Error::custom(format!("`{text}` is not a namespace: {reason}"))
+        })?;
+        Ok(NamespaceText(text))
+    }
+}
+
+/// A key id or a key file.
+struct KeyText(crate::trust::TrustedKey);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Err(serde::de::Error::custom(
+                "a key is a key id (64 hex digits) or a public key file, not empty",
+            ));
+        }
+        Ok(KeyText(crate::trust::TrustedKey::parse(&text)))
+    }
 }
 
 #[derive(Deserialize, Default)]

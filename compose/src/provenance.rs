@@ -37,6 +37,7 @@ pub fn of(manifest: &Manifest, constituents: &[Constituent]) -> Provenance {
                 version: c.version.as_ref().map(ToString::to_string),
                 digest: c.digest.to_string(),
                 log_index: None,
+                signatures: c.signatures.clone(),
             })
             .collect(),
         log_checkpoint: None,

@@ -479,6 +479,7 @@ mod tests {
                     version: None,
                     digest: Digest::of(&bytes),
                     bytes,
+                    signatures: Vec::new(),
                 }
             })
             .collect();

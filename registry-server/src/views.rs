@@ -4,7 +4,7 @@
 
 pub use wharf_types::views::*;
 
-use crate::repo::{PackageRow, TokenRow, VersionRow};
+use crate::repo::{KeyRow, PackageRow, TokenRow, VersionRow};
 
 impl From<&PackageRow> for PackageSummary {
     fn from(p: &PackageRow) -> Self {
@@ -48,6 +48,21 @@ impl From<&TokenRow> for Token {
             expires_at: t.expires_at,
             last_used_at: t.last_used_at,
             revoked: t.revoked_at.is_some(),
+        }
+    }
+}
+
+impl From<KeyRow> for NamespaceKey {
+    fn from(row: KeyRow) -> Self {
+        Self {
+            namespace: row.namespace,
+            keyid: row.keyid,
+            public_key: row.public_key,
+            name: row.name,
+            added_by: row.added_by,
+            added_at: row.added_at,
+            revoked_at: row.revoked_at,
+            revoked_by: row.revoked_by,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Newtypes shared by the Wharf registry, composer and CLI, the JSON views of the
-//! registry's API ([`views`]) and the provenance format ([`provenance`]).
+//! registry's API ([`views`]), the provenance format ([`provenance`]) and the signature
+//! format of signed publishes ([`signing`]).
 //!
 //! ```
 //! use wharf_types::{Digest, PackageName};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "log")]
 pub mod log;
 pub mod provenance;
+pub mod signing;
 pub mod units;
 pub mod views;
 use sha2::Digest as _;

@@ -60,6 +60,10 @@ pub struct Constituent {
     /// its publish entry (under [`Provenance::log_checkpoint`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// The ids of the keys whose signatures `wharf compose` verified for it under the
+    /// manifest's `[trust]` policy (docs/trust.md); absent when none was required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<String>,
 }
 
 impl Constituent {
@@ -150,6 +154,7 @@ mod tests {
             version: None,
             digest: "sha256:00".into(),
             log_index: None,
+            signatures: vec![],
         }
     }
 

@@ -132,6 +132,13 @@ pub struct VersionDetail {
     /// predates the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<VersionLog>,
+    /// The signatures attached to the version (docs/trust.md), each checked by the
+    /// registry against the namespace's keys; a client checks them again itself.
+    #[serde(default)]
+    pub signatures: Vec<SignatureInfo>,
+    /// The OCI referrers of the version's manifest (signatures, attestations).
+    #[serde(default)]
+    pub referrers: Vec<Referrer>,
 }
 
 /// A version's publish entry in the transparency log, and the proof that it is there.
@@ -220,6 +227,80 @@ pub struct LogInfo {
     pub root_hash: String,
     /// The latest signed checkpoint (a C2SP signed note).
     pub checkpoint: String,
+}
+
+/// A signature of a version, as the registry checked it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignatureInfo {
+    /// The signing key's id: the hex sha256 of its raw Ed25519 public key.
+    pub keyid: String,
+    /// Whether the envelope verifies with that key, registered for the namespace, and
+    /// names this version's digest.
+    pub verified: bool,
+    /// Why it does not verify, when it does not.
+    pub reason: Option<String>,
+    /// Whether the namespace's owners revoked the key.
+    pub revoked: bool,
+    /// The digest of the referrer manifest that carries it.
+    pub manifest: String,
+}
+
+/// An OCI manifest whose subject is a version's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Referrer {
+    /// Its digest.
+    pub digest: String,
+    /// Its `artifactType`, if any.
+    pub artifact_type: Option<String>,
+    /// Its size in bytes.
+    pub size: i64,
+}
+
+/// The DSSE envelope of a signature, as `GET .../signatures` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignatureEnvelope {
+    /// The registry's check of it.
+    #[serde(flatten)]
+    pub info: SignatureInfo,
+    /// The envelope: `{"payloadType", "payload", "signatures"}`.
+    pub envelope: serde_json::Value,
+}
+
+/// A public key registered to sign for a namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NamespaceKey {
+    /// The namespace.
+    pub namespace: String,
+    /// The key's id: the hex sha256 of its raw Ed25519 public key.
+    pub keyid: String,
+    /// The public key, SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key: String,
+    /// A label the owner gave it.
+    pub name: Option<String>,
+    /// Who added it.
+    pub added_by: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub added_at: i64,
+    /// When it was revoked, in milliseconds since the Unix epoch; none: it is not.
+    pub revoked_at: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// A key to register for a namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddKey {
+    /// The Ed25519 public key, SPKI PEM (`wharf key generate` writes it).
+    pub public_key: String,
+    /// A label, e.g. `release`.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Whether a component runs on a target, and if not, why.

@@ -15,7 +15,7 @@ use crate::{output, progress};
 /// Compose a deployable from a deploy manifest.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry https://registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm\n  wharf compose --target workers      # and refuse what Cloudflare Workers cannot serve"
+    after_help = "Examples:\n  wharf compose\n  wharf compose -m examples/gateway/wharf.toml -o gateway.wasm --locked\n  wharf compose --registry https://registry.example.com --json\n  wharf compose --fs ./registry-dir   # <dir>/<namespace>/<name>/<version>.wasm\n  wharf compose --target workers      # and refuse what Cloudflare Workers cannot serve\n\nWith a [trust] table in wharf.toml, every constituent the policy names must carry a\nsignature by a trusted key, registered for its namespace and not revoked, verified\nhere before linking (docs/trust.md)."
 )]
 pub struct Args {
     /// The deploy manifest.
@@ -176,8 +176,13 @@ impl Args {
         }
         let cache = self.source.cache();
         bar.set_message("fetching (digest-checked)");
-        let constituents =
+        let mut constituents =
             wharf_compose::load(&manifest, &dir, &lock, resolver.as_ref(), &cache).await?;
+        if manifest.trust.requires_any() {
+            bar.set_message("verifying signatures ([trust])");
+            let registry = self.source.fs.is_none().then_some(&self.source.registry);
+            super::verify::check_constituents(&manifest, &dir, &mut constituents, registry).await?;
+        }
         bar.set_message(format!("linking {} components", constituents.len()));
         let bytes = match &checked {
             Some((_, verified)) => {
@@ -204,6 +209,7 @@ impl Args {
                     "key": c.key.to_string(),
                     "version": c.version.as_ref().map(ToString::to_string),
                     "digest": c.digest.to_string(),
+                    "signatures": c.signatures,
                 })).collect::<Vec<_>>(),
                 "log": checked.as_ref().map(|(verifier, verified)| serde_json::json!({
                     "size": verifier.size(),
@@ -220,6 +226,14 @@ impl Args {
                     .map(|v| format!("@{v}"))
                     .unwrap_or_default();
                 crate::status!("Resolved", "{}{version} ({})", c.key, c.digest);
+                if !c.signatures.is_empty() {
+                    crate::status!(
+                        "Verified",
+                        "{} signed by {}",
+                        c.key,
+                        c.signatures.join(", ")
+                    );
+                }
             }
             let name = format!(
                 "{}@{}",

@@ -328,7 +328,7 @@ impl PullArgs {
 /// Publish a component, a binary WIT package, or a WIT directory.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  wharf publish flate.wasm                          # name and version from the component's metadata\n  wharf publish compression.wasm                    # a WIT package names itself\n  wharf publish wit/                                # a WIT directory, built first\n  wharf publish app.wasm --package acme:app@1.2.0 --dry-run"
+    after_help = "Examples:\n  wharf publish flate.wasm                          # name and version from the component's metadata\n  wharf publish compression.wasm                    # a WIT package names itself\n  wharf publish wit/                                # a WIT directory, built first\n  wharf publish app.wasm --package acme:app@1.2.0 --dry-run\n  wharf publish gateway.wasm --sign-key ~/.config/wharf/keys/wharf.key   # and sign it (wharf key)"
 )]
 pub struct PublishArgs {
     /// A `.wasm` file (a component or a binary-encoded WIT package) or a directory of
@@ -341,6 +341,10 @@ pub struct PublishArgs {
     /// Show what would be published and stop.
     #[arg(long)]
     dry_run: bool,
+    /// Sign the published version with this private key (PKCS#8 PEM, from `wharf key
+    /// generate`; registered for the namespace with `wharf key add`).
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Print JSON.
@@ -355,6 +359,12 @@ impl PublishArgs {
         } else {
             std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?
         };
+        // A key that cannot be read stops the publish before anything is sent.
+        let sign_key = self
+            .sign_key
+            .as_deref()
+            .map(super::keys::read_private_key)
+            .transpose()?;
         let (embedded_name, embedded_version) = embedded_identity(&bytes);
         let (given_name, given_version) = match self.package.as_deref().map(|p| p.split_once('@')) {
             Some(Some((n, v))) => (Some(n.to_owned()), Some(v.to_owned())),
@@ -392,14 +402,37 @@ impl PublishArgs {
             return Ok(());
         }
         let path = format!("/api/v1/packages/{path}/versions/{}", encode(&version));
-        let published = Client::new(&self.registry)
+        let digest = wharf_types::Digest::of(&bytes);
+        let client = Client::new(&self.registry);
+        if let Some(key) = &sign_key {
+            super::keys::check_registered(&client, name.namespace(), key).await?;
+        }
+        let published = client
             .upload(&path, bytes, &format!("{name}@{version}"))
             .await?;
         let published: Published = crate::client::parse(&path, &published)?;
+        let signature = match &sign_key {
+            Some(key) => {
+                anyhow::ensure!(
+                    published.digest == digest.to_string(),
+                    "the registry stored {name}@{version} as {}, not {digest}; nothing was signed",
+                    published.digest
+                );
+                Some(super::keys::attach(&client, key, &name, &published.version, &digest).await?)
+            }
+            None => None,
+        };
         if self.json {
-            return print_json(&published);
+            let mut out = serde_json::to_value(&published)?;
+            if let Some(signature) = &signature {
+                out["signature"] = serde_json::to_value(signature)?;
+            }
+            return print_json(&out);
         }
         crate::status!("Published", "{name}@{version} {}", published.digest);
+        if let Some(signature) = signature {
+            crate::status!("Signed", "{name}@{version} with key {}", signature.keyid);
+        }
         Ok(())
     }
 }

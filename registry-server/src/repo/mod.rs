@@ -8,6 +8,7 @@
 mod blobs;
 mod items;
 mod log;
+mod keys;
 mod namespaces;
 mod oci;
 mod packages;
@@ -16,6 +17,7 @@ mod versions;
 
 pub use blobs::Reliance;
 pub use items::{ItemRow, ItemUse, VersionExports};
+pub use keys::KeyRow;
 pub use oci::{ManifestRow, NewManifest};
 pub use packages::PackageRow;
 pub use tokens::TokenRow;

@@ -3,7 +3,9 @@
 //! concerns the whole registry, and who may read.
 //!
 //! Every path that changes a namespace (publishes through the JSON API and OCI
-//! pushes, yanks, owner changes, the publish transaction itself) asks
+//! pushes, yanks, owner changes, the publish transaction itself, registering and
+//! revoking signing keys with the `owners` scope, attaching signatures with the
+//! `publish` scope) asks
 //! [`AppState::authorize`] or [`may_act`]; nothing else decides who owns what. This
 //! module asks the repositories for facts (is the namespace claimed, does the user own
 //! it) and never touches HTTP.

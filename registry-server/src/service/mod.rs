@@ -9,8 +9,9 @@
 //! registry says about packages; [`browse`] the read side people browse; `targets`
 //! which hosts can run a component; [`blobs`] which blobs are served and their bytes;
 //! [`uploads`] receiving them (slots, leases, upload sessions); [`owners`] who owns a
-//! namespace; [`log`] the transparency log; [`tokens`], [`gc`] and [`fsck`] the rest. The routes reach the database
-//! and the blob store only through these.
+//! namespace; [`log`] the transparency log; [`signatures`] the keys that sign for a
+//! namespace and the signatures of versions; [`tokens`], [`gc`] and [`fsck`] the rest.
+//! The routes reach the database and the blob store only through these.
 
 pub mod access;
 pub mod blobs;
@@ -23,6 +24,7 @@ pub mod manifests;
 pub mod owners;
 mod packages;
 mod publish;
+pub mod signatures;
 mod targets;
 pub mod tokens;
 pub mod uploads;

@@ -58,6 +58,7 @@ impl AppState {
             .await?;
         let targets = self.targets(&package.kind, &row.digest, &items).await?;
         let log = self.version_log(row.log_index).await?;
+        let (signatures, referrers) = self.version_signatures(name, &row).await?;
         Ok(views::VersionDetail {
             name: name.to_string(),
             kind: package.kind,
@@ -91,6 +92,8 @@ impl AppState {
                 .collect(),
             targets,
             log,
+            signatures: signatures.into_iter().map(|s| s.info).collect(),
+            referrers,
         })
     }
 
@@ -122,7 +125,7 @@ impl AppState {
     }
 
     /// A version's row, or why there is none ([`AppState::missing_version`]).
-    async fn existing_version(
+    pub(super) async fn existing_version(
         &self,
         name: &PackageName,
         version: &str,

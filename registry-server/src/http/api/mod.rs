@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1`: thin handlers that parse, call a service and answer,
-//! one module per resource (`packages`, `blobs`, `namespaces`, `tokens`,
+//! one module per resource (`packages`, `blobs`, `namespaces`, `signatures`, `tokens`,
 //! `admin`, `log`); this one routes and holds the OpenAPI document.
 
 mod admin;
@@ -7,6 +7,7 @@ mod blobs;
 mod log;
 mod namespaces;
 mod packages;
+mod signatures;
 mod tokens;
 
 // The handlers are named bare in `paths(...)` below: a module path there would tag
@@ -16,6 +17,7 @@ use blobs::*;
 use log::*;
 use namespaces::*;
 use packages::*;
+use signatures::*;
 use tokens::*;
 
 use axum::routing::{get, put};
@@ -39,6 +41,10 @@ pub fn router() -> Router<AppState> {
             get(version).put(publish),
         )
         .route(
+            "/api/v1/packages/{namespace}/{name}/versions/{version}/signatures",
+            get(list_signatures).post(attach_signature),
+        )
+        .route(
             "/api/v1/packages/{namespace}/{name}/versions/{version}/content",
             get(download),
         )
@@ -54,6 +60,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/namespaces/{namespace}/owners/{owner}",
             put(add_owner).delete(remove_owner),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/keys",
+            get(list_keys).post(add_key),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/keys/{keyid}",
+            axum::routing::delete(revoke_key),
         )
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
@@ -91,6 +105,11 @@ pub fn router() -> Router<AppState> {
         namespace,
         add_owner,
         remove_owner,
+        list_keys,
+        add_key,
+        revoke_key,
+        list_signatures,
+        attach_signature,
         list_tokens,
         create_token,
         revoke_token,
@@ -128,6 +147,11 @@ pub fn router() -> Router<AppState> {
         views::InclusionProof,
         views::ConsistencyProof,
         views::LogInfo,
+        views::SignatureInfo,
+        views::SignatureEnvelope,
+        views::Referrer,
+        views::NamespaceKey,
+        views::AddKey,
         crate::service::access::Scope,
         ErrorBody
     ))

@@ -1,4 +1,4 @@
-//! A namespace: its owners and its packages.
+//! A namespace: its owners, its packages, and the keys registered to sign for it.
 
 use axum::extract::{Path, State};
 use maud::html;
@@ -14,6 +14,7 @@ pub async fn page(
     Path(namespace): Path<String>,
 ) -> PageResult {
     let ns = state.namespace(&namespace).await?;
+    let keys = state.namespace_keys(&namespace).await?;
     let body = html! {
         section.package-head {
             p.crumbs { "namespace" }
@@ -31,6 +32,26 @@ pub async fn page(
         section {
             h2 { "Packages" }
             (package_list(&ns.packages))
+        }
+        section #keys {
+            h2 { "Signing keys " span.count { (keys.len()) } }
+            @if keys.is_empty() {
+                p.muted { "No key is registered to sign for this namespace (" code { "wharf key add" } ")." }
+            } @else {
+                ul.keys {
+                    @for k in &keys {
+                        li.(if k.revoked_at.is_some() { "revoked" } else { "active" }) data-keyid=(k.keyid) {
+                            span.tag { @if k.revoked_at.is_some() { "revoked" } @else { "active" } }
+                            " " code { (k.keyid) }
+                            @if let Some(name) = &k.name { " " strong { (name) } }
+                            span.muted {
+                                " added by " (k.added_by)
+                                @if let Some(by) = &k.revoked_by { ", revoked by " (by) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     };
     Ok(Page(layout::page(

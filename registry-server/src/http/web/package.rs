@@ -122,6 +122,7 @@ fn page(d: &Data) -> Markup {
                 (install(d))
                 @if let Some(deployable) = &d.deployable { (composition(v, deployable)) }
                 (targets(&v.targets))
+                (signatures(v))
                 @if v.kind == "wit" { (implementors(d)) }
                 (items("Exports", &v.exports, &d.known))
                 (items("Imports", &v.imports, &d.known))
@@ -215,6 +216,40 @@ fn composition(v: &VersionDetail, deployable: &Deployable) -> Markup {
 
 /// Where a component runs: every target, and for each that cannot run it, the export
 /// it lacks or the imports in the way and who brought them.
+/// The version's signers, each as the registry checked it, and its OCI referrers.
+fn signatures(v: &VersionDetail) -> Markup {
+    html! {
+        section #signatures {
+            h2 { "Signatures " span.count { (v.signatures.iter().filter(|s| s.verified && !s.revoked).count()) " verified" } }
+            @if v.signatures.is_empty() {
+                p.muted { "Not signed (" code { "wharf sign" } ")." }
+            } @else {
+                ul.signatures {
+                    @for s in &v.signatures {
+                        @let state = if !s.verified { "unverified" } else if s.revoked { "revoked" } else { "verified" };
+                        li.(state) data-keyid=(s.keyid) {
+                            span.tag { (state) }
+                            " key " code { (s.keyid) }
+                            @if let Some(reason) = &s.reason { div.reason { (reason) } }
+                        }
+                    }
+                }
+            }
+            @if !v.referrers.is_empty() {
+                h3 { "Referrers" }
+                ul.referrers {
+                    @for r in &v.referrers {
+                        li {
+                            code { (r.digest) }
+                            " " span.muted { (r.artifact_type.as_deref().unwrap_or("(no artifact type)")) ", " (r.size) " bytes" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn targets(targets: &[TargetFit]) -> Markup {
     html! {
         @if !targets.is_empty() {
