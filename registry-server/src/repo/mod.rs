@@ -7,8 +7,8 @@
 
 mod blobs;
 mod items;
-mod log;
 mod keys;
+mod log;
 mod namespaces;
 mod oci;
 mod packages;
