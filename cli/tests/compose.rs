@@ -19,21 +19,7 @@ fn registry(dir: &Path, crate_name: &str, version: &str) {
     std::fs::write(folder.join(format!("{version}.wasm")), component.bytes).unwrap();
 }
 
-const MANIFEST: &str = r#"
-[deployable]
-name = "acme:edge"
-version = "1.0.0"
-root = { package = "wharf:edge-gateway", version = "^1" }
-
-[plugs]
-"wharf:auth" = { package = "wharf:jwt-auth", version = "^1" }
-"wharf:schema" = { package = "wharf:json-schema", version = "^1" }
-"wharf:transform" = { package = "wharf:json-transform", version = "^1" }
-"wharf:compression" = { package = "wharf:flate", version = "^1" }
-
-[host]
-allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:filesystem/*", "wasi:http/types"]
-"#;
+use common::GATEWAY_MANIFEST as MANIFEST;
 
 #[test]
 fn compose_locks_and_update_moves_the_lock() {

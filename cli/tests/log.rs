@@ -185,6 +185,18 @@ impl Registry {
     }
 }
 
+/// Swaps the stored text of log entries 1 and 2 behind the registry's back (the tree
+/// left as it was); twice puts them back.
+async fn swap_entries_1_and_2(registry: &Registry) {
+    for query in [
+        "UPDATE log_entries SET idx = 100 WHERE idx = 2",
+        "UPDATE log_entries SET idx = 2 WHERE idx = 1",
+        "UPDATE log_entries SET idx = 1 WHERE idx = 100",
+    ] {
+        registry.sql(query).await;
+    }
+}
+
 async fn sql(url: &str, query: &str) {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
@@ -269,15 +281,7 @@ async fn pull_pins_the_key_and_refuses_what_the_log_does_not_vouch_for(backend: 
 
     // Two entries' text swapped in the database, the tree left as it was: the entry
     // the registry shows for 1.0.1 is another's.
-    registry
-        .sql("UPDATE log_entries SET idx = 100 WHERE idx = 2")
-        .await;
-    registry
-        .sql("UPDATE log_entries SET idx = 2 WHERE idx = 1")
-        .await;
-    registry
-        .sql("UPDATE log_entries SET idx = 1 WHERE idx = 100")
-        .await;
+    swap_entries_1_and_2(&registry).await;
     let error = refused(&registry.wharf(&client, &["pull", "acme:gw@=1.0.1", "-o", "c.wasm"]));
     assert!(
         error.contains(&format!("acme:gw@1.0.1 ({other})"))
@@ -287,15 +291,7 @@ async fn pull_pins_the_key_and_refuses_what_the_log_does_not_vouch_for(backend: 
     // ... and the auditor's recomputed tree no longer matches the signed root.
     let error = refused(&registry.wharf(&client, &["log", "verify"]));
     assert!(error.contains("the entries hash to the root"), "{error}");
-    registry
-        .sql("UPDATE log_entries SET idx = 100 WHERE idx = 2")
-        .await;
-    registry
-        .sql("UPDATE log_entries SET idx = 2 WHERE idx = 1")
-        .await;
-    registry
-        .sql("UPDATE log_entries SET idx = 1 WHERE idx = 100")
-        .await;
+    swap_entries_1_and_2(&registry).await;
     ok(&registry.wharf(&client, &["log", "verify"]));
 
     // The whole log rewritten (its tree recomputed, as by a registry that rebuilt it

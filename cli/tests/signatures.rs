@@ -17,22 +17,7 @@ use common::{Server, authority, json, stderr, wharf};
 
 const ADMIN: &str = "admin-secret-for-tests";
 
-/// The example gateway and its four plugs: a root and transitive constituents.
-const MANIFEST: &str = r#"
-[deployable]
-name = "acme:edge"
-version = "1.0.0"
-root = { package = "wharf:edge-gateway", version = "^1" }
-
-[plugs]
-"wharf:auth" = { package = "wharf:jwt-auth", version = "^1" }
-"wharf:schema" = { package = "wharf:json-schema", version = "^1" }
-"wharf:transform" = { package = "wharf:json-transform", version = "^1" }
-"wharf:compression" = { package = "wharf:flate", version = "^1" }
-
-[host]
-allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:filesystem/*", "wasi:http/types"]
-"#;
+use common::GATEWAY_MANIFEST as MANIFEST;
 
 const COMPONENTS: [&str; 5] = [
     "gateway",

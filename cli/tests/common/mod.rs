@@ -14,6 +14,24 @@ use std::process::{Child, Command, Output};
 
 use sha2::{Digest, Sha256};
 
+/// The example gateway and its four plugs, as a deploy manifest against a registry
+/// holding the bundled components: a root and transitive constituents.
+pub const GATEWAY_MANIFEST: &str = r#"
+[deployable]
+name = "acme:edge"
+version = "1.0.0"
+root = { package = "wharf:edge-gateway", version = "^1" }
+
+[plugs]
+"wharf:auth" = { package = "wharf:jwt-auth", version = "^1" }
+"wharf:schema" = { package = "wharf:json-schema", version = "^1" }
+"wharf:transform" = { package = "wharf:json-transform", version = "^1" }
+"wharf:compression" = { package = "wharf:flate", version = "^1" }
+
+[host]
+allow = ["wasi:cli/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:filesystem/*", "wasi:http/types"]
+"#;
+
 pub struct Server {
     child: Child,
     pub registry: String,
