@@ -103,7 +103,9 @@ pub struct Config {
     /// on the first start. See [`keys::LogKeys`] and docs/trust.md.
     pub log_key_file: Option<PathBuf>,
     /// Whether every change is appended to the transparency log: always true, but in
-    /// `scripts/bench-log`, which measures what the log costs a publish. Not a flag of
+    /// `scripts/bench-log`, which measures what the log costs a publish, and in the
+    /// tests of clients meeting a registry without a log (with it off, the log's
+    /// endpoints answer 404, as a registry from before the log did). Not a flag of
     /// `wharf serve`; versions published with it off are logged at the next start with
     /// it on. See docs/trust.md.
     pub transparency_log: bool,

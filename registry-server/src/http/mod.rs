@@ -26,7 +26,7 @@ use crate::AppState;
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .merge(api::router())
+        .merge(api::router(state.config.transparency_log))
         .merge(oci::router())
         .merge(web::router())
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))

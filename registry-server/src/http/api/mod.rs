@@ -27,9 +27,10 @@ use utoipa::OpenApi;
 use crate::AppState;
 use crate::views;
 
-/// The routes of `/api/v1`.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The routes of `/api/v1`; those of the transparency log only when the registry
+/// keeps one (`log`: without it, clients see a registry that serves no log, 404).
+pub fn router(log: bool) -> Router<AppState> {
+    let api = Router::new()
         .route("/api/v1/packages", get(search))
         .route("/api/v1/packages/{namespace}/{name}", get(package))
         .route(
@@ -73,14 +74,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/api/v1/admin/gc", axum::routing::post(collect_garbage))
         .route("/api/v1/admin/fsck", get(fsck))
-        .route("/api/v1/log", get(log_info))
+        .route("/api/v1/openapi.json", get(openapi));
+    if !log {
+        return api;
+    }
+    api.route("/api/v1/log", get(log_info))
         .route("/api/v1/log/checkpoint", get(log_checkpoint))
         .route("/api/v1/log/key", get(log_key))
         .route("/api/v1/log/proof/inclusion", get(log_inclusion))
         .route("/api/v1/log/proof/consistency", get(log_consistency))
         .route("/api/v1/log/entries", get(log_entries))
         .route("/api/v1/log/tile/{*path}", get(log_tile))
-        .route("/api/v1/openapi.json", get(openapi))
 }
 
 #[derive(OpenApi)]
