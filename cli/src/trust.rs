@@ -10,7 +10,9 @@
 //!   each new checkpoint must extend it.
 //!
 //! A registry that serves no log (another OCI registry, or a Wharf older than the log)
-//! is used with a warning, unless its key is pinned or given: then it is refused.
+//! is refused when its key is pinned or given, and when a deploy manifest requires the
+//! log (`[trust] log`, on by default, for `compose` and `update`); `pull` uses it with
+//! a warning.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -91,6 +93,28 @@ fn store<T: Serialize>(path: &PathBuf, value: &T) -> anyhow::Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The key given (`--log-key`) or pinned for `registry`, without asking the registry.
+pub fn known_key(registry: &Registry, args: &LogArgs) -> anyhow::Result<Option<LogKey>> {
+    if let Some(text) = &args.log_key {
+        return Ok(Some(
+            LogKey::parse(text).context("--log-key / WHARF_LOG_KEY")?,
+        ));
+    }
+    let path = keys_path();
+    let pinned: Pinned = load(&path)?;
+    let Some(found) = pinned.registries.get(registry.authority()) else {
+        return Ok(None);
+    };
+    let key = LogKey::parse(&found.key).with_context(|| {
+        format!(
+            "the key pinned for {} in {}",
+            registry.authority(),
+            path.display()
+        )
+    })?;
+    Ok(Some(key))
+}
+
 /// The key to check `registry`'s checkpoints with: given, pinned, or announced by the
 /// registry and pinned now. None when the registry serves no log and no key is known.
 pub async fn key_for(
@@ -98,22 +122,11 @@ pub async fn key_for(
     token: Option<&str>,
     args: &LogArgs,
 ) -> anyhow::Result<Option<(LogKey, bool)>> {
-    if let Some(text) = &args.log_key {
-        let key = LogKey::parse(text).context("--log-key / WHARF_LOG_KEY")?;
+    if let Some(key) = known_key(registry, args)? {
         return Ok(Some((key, true)));
     }
     let path = keys_path();
     let mut pinned: Pinned = load(&path)?;
-    if let Some(found) = pinned.registries.get(registry.authority()) {
-        let key = LogKey::parse(&found.key).with_context(|| {
-            format!(
-                "the key pinned for {} in {}",
-                registry.authority(),
-                path.display()
-            )
-        })?;
-        return Ok(Some((key, true)));
-    }
     let Some(key) = announced_key(&registry.url(), registry.authority(), token).await? else {
         return Ok(None);
     };
@@ -136,15 +149,23 @@ pub async fn key_for(
 
 /// Opens `registry`'s log: its checkpoint checked against the key, and against the
 /// last checkpoint seen (`from_lock`, the `[log]` of a `wharf.lock` at `lock_path`;
-/// else the user's state). None (with a warning) for a registry without a log whose
-/// key nobody pinned or gave.
+/// else the user's state). For a registry without a log whose key nobody pinned or
+/// gave: an error when the log is `required`, else None with a warning.
 pub async fn open(
     registry: &Registry,
     token: Option<String>,
     args: &LogArgs,
     from_lock: Option<(&wharf_compose::LogRecord, &std::path::Path)>,
+    required: bool,
 ) -> anyhow::Result<Option<LogVerifier>> {
     let Some((key, _)) = key_for(registry, token.as_deref(), args).await? else {
+        if required {
+            anyhow::bail!(
+                "{} serves no transparency log (404 at /api/v1/log/key), and the deploy manifest requires one: \
+                 set `log = false` under [trust] in wharf.toml to compose from a registry without a log (docs/trust.md)",
+                registry.authority()
+            );
+        }
         crate::output::warn(&format!(
             "{} serves no transparency log: its digests are checked, but not against a log",
             registry.authority()

@@ -147,19 +147,7 @@ impl Registry {
     /// `wharf <args>` as the client whose home is `home` (its pinned keys and the
     /// checkpoints it saw live there).
     fn wharf(&self, home: &Path, args: &[&str]) -> Output {
-        std::fs::create_dir_all(home).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .current_dir(home)
-            .args(args)
-            .env("WHARF_REGISTRY", &self.url)
-            .env("WHARF_TOKEN", ADMIN)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_STATE_HOME", home.join(".state"))
-            .env("WHARF_CACHE_DIR", home.join(".cache"))
-            .env_remove("WHARF_CONFIG")
-            .env_remove("WHARF_LOG_KEY")
-            .output()
-            .unwrap()
+        wharf_at(&self.url, home, args)
     }
 
     /// Publishes a component of its own as `name@version`; its digest.
@@ -183,6 +171,33 @@ impl Registry {
     async fn sql(&self, query: &str) {
         sql(&self.database_url, query).await;
     }
+}
+
+/// `wharf <args>` against the registry at `url`, as the client whose home is `home`.
+fn wharf_at(url: &str, home: &Path, args: &[&str]) -> Output {
+    std::fs::create_dir_all(home).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .current_dir(home)
+        .args(args)
+        .env("WHARF_REGISTRY", url)
+        .env("WHARF_TOKEN", ADMIN)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_STATE_HOME", home.join(".state"))
+        .env("WHARF_CACHE_DIR", home.join(".cache"))
+        .env_remove("WHARF_CONFIG")
+        .env_remove("WHARF_LOG_KEY")
+        .output()
+        .unwrap()
+}
+
+/// `deployable` with its provenance replaced by what `change` makes of it.
+fn with_provenance(
+    deployable: &[u8],
+    change: impl FnOnce(&mut wharf_types::provenance::Provenance),
+) -> Vec<u8> {
+    let mut provenance = wharf_types::provenance::read(deployable).unwrap();
+    change(&mut provenance);
+    wharf_types::provenance::embed(deployable.to_vec(), &provenance)
 }
 
 /// Swaps the stored text of log entries 1 and 2 behind the registry's back (the tree
@@ -413,6 +428,14 @@ async fn a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused() {
     let registry = registry.restart(|dir| copy_dir(&dir.join("registry"), &dir.join("snapshot")));
     registry.publish(&alice, "acme:gw", "1.1.0");
     ok(&registry.wharf(&alice, &["pull", "acme:gw", "-o", "a.wasm"]));
+    // Alice also composes a deployable of it, its log proofs recorded.
+    std::fs::write(
+        alice.join("wharf.toml"),
+        MANIFEST.replace("acme:flate", "acme:gw"),
+    )
+    .unwrap();
+    ok(&registry.wharf(&alice, &["compose", "-o", "gw.wasm"]));
+    ok(&registry.wharf(&alice, &["verify", "gw.wasm"]));
     let saved = alice.join("seen.checkpoint");
     ok(&registry.wharf(
         &alice,
@@ -438,6 +461,14 @@ async fn a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused() {
         &["log", "verify", "--from", saved.to_str().unwrap()],
     ));
     assert!(error.contains("rewritten or forked"), "{error}");
+    // Her deployable still carries its own proofs (offline it verifies), but the
+    // registry's log no longer extends the checkpoint it recorded.
+    ok(&registry.wharf(&alice, &["verify", "gw.wasm", "--offline"]));
+    let error = refused(&registry.wharf(&alice, &["verify", "gw.wasm"]));
+    assert!(
+        error.contains("rewritten or forked") && error.contains("the deployable's provenance"),
+        "{error}"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -472,8 +503,53 @@ async fn compose_verifies_the_graph_locks_the_checkpoint_and_records_it(backend:
     let provenance = wharf_types::provenance::read(&deployable).unwrap();
     assert_eq!(provenance.constituents[0].log_index, Some(1));
     assert_eq!(provenance.constituents[0].digest, digest);
-    let checkpoint = provenance.log_checkpoint.unwrap();
+    let checkpoint = provenance.log_checkpoint.clone().unwrap();
     assert!(lock.contains(checkpoint.lines().nth(2).unwrap()), "{lock}");
+    assert!(
+        provenance.constituents[0]
+            .log_entry
+            .as_deref()
+            .is_some_and(|e| e.contains(&digest)),
+        "{provenance:?}"
+    );
+
+    // `wharf verify` re-checks it: online (the log still extends the checkpoint), and
+    // offline with the key the compose pinned.
+    let verified = ok(&registry.wharf(&client, &["verify", "zip.wasm", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&verified).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["log"]["size"], 2, "{report}");
+    assert_eq!(report["constituents"][0]["log_index"], 1, "{report}");
+    assert_eq!(report["constituents"][0]["contained"], true, "{report}");
+    ok(&registry.wharf(&client, &["verify", "zip.wasm", "--offline"]));
+    // Offline with no key known, it says which is missing.
+    let stranger = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger).unwrap();
+    std::fs::copy(client.join("zip.wasm"), stranger.join("zip.wasm")).unwrap();
+    let error = refused(&registry.wharf(&stranger, &["verify", "zip.wasm", "--offline"]));
+    assert!(error.contains("no log key is known"), "{error}");
+    // A provenance that names other bytes, or whose proof was tampered with, fails.
+    let other = "sha256:".to_owned() + &"0".repeat(64);
+    let tampered = with_provenance(&deployable, |p| p.constituents[0].digest = other.clone());
+    std::fs::write(client.join("other.wasm"), tampered).unwrap();
+    let error = refused(&registry.wharf(&client, &["verify", "other.wasm", "--offline"]));
+    assert!(
+        error.contains(&format!(
+            "deployable.root: the deployable holds no component of the recorded digest {other}"
+        )) && error.contains("the digest is not in the log: log entry 1 binds acme:flate@1.0.0"),
+        "{error}"
+    );
+    let tampered = with_provenance(&deployable, |p| {
+        p.constituents[0].log_proof = vec!["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()]
+    });
+    std::fs::write(client.join("proof.wasm"), tampered).unwrap();
+    let error = refused(&registry.wharf(&client, &["verify", "proof.wasm"]));
+    assert!(
+        error.contains(&format!("acme:flate@1.0.0 ({digest})"))
+            && error
+                .contains("the inclusion proof of log entry 1 does not verify against checkpoint"),
+        "{error}"
+    );
 
     // Yanked, the locked version still composes and verifies (by its digest).
     ok(&registry.wharf(&client, &["yank", "acme:flate@1.0.0"]));
@@ -527,6 +603,72 @@ async fn compose_verifies_the_graph_locks_the_checkpoint_and_records_it(backend:
         std::fs::read_to_string(client.join("wharf.lock")).unwrap(),
         before
     );
+    // `[trust] log = false` turns the log's checks off for this deployable, saying so.
+    std::fs::write(
+        client.join("wharf.toml"),
+        format!("{MANIFEST}\n[trust]\nlog = false\n"),
+    )
+    .unwrap();
+    let updated = registry.wharf(&client, &["update"]);
+    ok(&updated);
+    assert!(
+        String::from_utf8_lossy(&updated.stderr).contains("[trust] log = false"),
+        "{}",
+        String::from_utf8_lossy(&updated.stderr)
+    );
+}
+
+/// A registry that serves no transparency log: `compose` refuses it while the manifest
+/// requires the log (the default), and composes from it, unlogged, with `log = false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_without_a_log_is_refused_unless_the_manifest_turns_the_log_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = wharf_registry::Config::new(dir.path().join("registry"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin_token = Some(ADMIN.into());
+    config.transparency_log = false;
+    let server = wharf_registry::Server::bind(config).await.unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let bytes = wharf_bundled::unique_component("flate", "unlogged");
+    server
+        .publisher()
+        .publish(
+            &"acme:flate".parse().unwrap(),
+            "1.0.0",
+            bytes::Bytes::from(bytes),
+        )
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let client = dir.path().join("client");
+    std::fs::create_dir_all(&client).unwrap();
+    std::fs::write(client.join("wharf.toml"), MANIFEST).unwrap();
+    let error = refused(&wharf_at(&url, &client, &["compose"]));
+    assert!(
+        error.contains("serves no transparency log")
+            && error.contains("set `log = false` under [trust]"),
+        "{error}"
+    );
+    assert!(!client.join("zip.wasm").exists());
+
+    std::fs::write(
+        client.join("wharf.toml"),
+        format!("{MANIFEST}\n[trust]\nlog = false\n"),
+    )
+    .unwrap();
+    let composed = wharf_at(&url, &client, &["compose"]);
+    ok(&composed);
+    assert!(String::from_utf8_lossy(&composed.stderr).contains("[trust] log = false"));
+    let deployable = std::fs::read(client.join("zip.wasm")).unwrap();
+    let provenance = wharf_types::provenance::read(&deployable).unwrap();
+    assert_eq!(provenance.log_checkpoint, None);
+    assert_eq!(provenance.constituents[0].log_index, None);
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
 }
 
 on_both_databases!(

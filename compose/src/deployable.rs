@@ -365,11 +365,12 @@ fn compose_with(
     if let Some(verified) = verified {
         provenance.log_checkpoint = Some(verified.checkpoint.clone());
         for c in &mut provenance.constituents {
-            if let (Some(package), Some(version)) = (&c.package, &c.version) {
-                c.log_index = verified
-                    .indexes
-                    .get(&format!("{package}@{version}"))
-                    .copied();
+            if let (Some(package), Some(version)) = (&c.package, &c.version)
+                && let Some(proof) = verified.proofs.get(&format!("{package}@{version}"))
+            {
+                c.log_index = Some(proof.index);
+                c.log_entry = Some(proof.entry.clone());
+                c.log_proof = proof.proof.clone();
             }
         }
     }
@@ -377,13 +378,14 @@ fn compose_with(
 }
 
 /// What the transparency log vouched for, recorded in a deployable's provenance: the
-/// checkpoint verified against, and each registry constituent's publish entry.
+/// checkpoint verified against, and each registry constituent's publish entry with
+/// its inclusion proof under it.
 #[derive(Debug, Clone, Default)]
 pub struct Verified {
     /// The signed checkpoint (a C2SP signed note).
     pub checkpoint: String,
-    /// The index of the publish entry of each `package@version`.
-    pub indexes: std::collections::BTreeMap<String, u64>,
+    /// The publish entry of each `package@version`, and its proof.
+    pub proofs: std::collections::BTreeMap<String, crate::log::LogProof>,
 }
 
 /// [`compose`], recording in the provenance what the transparency log vouched for.

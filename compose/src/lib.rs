@@ -58,7 +58,7 @@ pub use cache::{Cache, CacheError};
 pub use deployable::{ComposeError, DeniedImport, Verified, compose, compose_verified};
 pub use load::{Constituent, LoadError, load};
 pub use lock::{Lock, LockError, LockMode, LockedPackage, LockedVersion, resolve};
-pub use log::{LogRecord, LogVerifier, LogVerifyError};
+pub use log::{LogProof, LogRecord, LogVerifier, LogVerifyError};
 pub use manifest::{
     Deployable, Host, HostPattern, KeyPath, Manifest, ManifestError, Plug, PlugKey, Source,
 };
@@ -116,6 +116,38 @@ pub fn plug(socket: &[u8], plugs: &[&[u8]]) -> Result<Vec<u8>, PlugError> {
     graph
         .encode(EncodeOptions::default())
         .map_err(|e| PlugError::Graph(e.into()))
+}
+
+/// The bytes of each component nested at the top level of `component`: in a
+/// deployable, every constituent byte for byte (`wharf verify` matches them to the
+/// provenance's digests).
+pub fn nested_components(component: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut nested = Vec::new();
+    let mut parser = Parser::new(0);
+    let mut offset = 0;
+    loop {
+        let (consumed, payload) = match parser.parse(&component[offset..], true)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => anyhow::bail!("the component is truncated"),
+        };
+        offset += consumed;
+        match payload {
+            Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                offset = range.end;
+                nested.push(&component[range]);
+            }
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => offset = unchecked_range.end as usize,
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(nested)
 }
 
 /// The names of a component's imports, e.g. `wasi:cli/environment@0.2.6`. Reads only

@@ -290,13 +290,13 @@ impl LogVerifier {
     }
 
     /// Checks that the log binds `digest` to `package@version` under the verified
-    /// checkpoint; answers the index of the publish entry.
+    /// checkpoint; answers the publish entry and its inclusion proof under it.
     pub async fn verify(
         &self,
         package: &PackageName,
         version: &str,
         digest: &Digest,
-    ) -> Result<u64, LogVerifyError> {
+    ) -> Result<LogProof, LogVerifyError> {
         let fail = |reason: String| LogVerifyError::Version {
             package: package.to_string(),
             version: version.to_owned(),
@@ -316,30 +316,8 @@ impl LogVerifier {
                     .into(),
             ));
         };
-        let subject = format!("{package}@{version}");
-        let entry = Entry::parse(found.entry.as_bytes())
-            .map_err(|e| fail(format!("log entry {}: {e}", found.index)))?;
-        if entry.action != Action::Publish || entry.subject != subject {
-            return Err(fail(format!(
-                "log entry {} is not its publish but: {entry}",
-                found.index
-            )));
-        }
-        if entry.object != digest.to_string() {
-            return Err(fail(format!(
-                "the digest is not in the log: log entry {} binds {subject} to {}",
-                found.index, entry.object
-            )));
-        }
         let size = self.checkpoint.size();
-        if found.index >= size {
-            return Err(fail(format!(
-                "log entry {} is past the verified {}",
-                found.index,
-                describe(&self.checkpoint)
-            )));
-        }
-        let proof = if found.size == size {
+        let proof = if found.size == size || found.index >= size {
             found.inclusion_proof
         } else {
             let path = format!(
@@ -349,19 +327,76 @@ impl LogVerifier {
             let proof: InclusionProof = self.json(&path).await.map_err(&fail)?;
             proof.proof
         };
-        let proof = parse_hashes(&proof).map_err(|e| fail(e.to_string()))?;
-        let leaf = log::leaf_hash(found.entry.as_bytes());
-        log::check_inclusion(&proof, size, *self.checkpoint.hash(), found.index, leaf).map_err(
-            |_| {
-                fail(format!(
-                    "the inclusion proof of log entry {} does not verify against {} signed by {}",
-                    found.index,
-                    describe(&self.checkpoint),
-                    self.key.id()
-                ))
-            },
-        )?;
-        Ok(found.index)
+        let proof = LogProof {
+            index: found.index,
+            entry: found.entry,
+            proof,
+        };
+        proof
+            .check(&self.checkpoint, &self.key, package, version, digest)
+            .map_err(fail)?;
+        Ok(proof)
+    }
+}
+
+/// A version's publish entry and the proof that a checkpoint's tree includes it: what
+/// a deployable's provenance records of each registry constituent, so that it can be
+/// re-verified with the checkpoint and the log key alone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogProof {
+    /// The entry's index.
+    pub index: u64,
+    /// The entry's canonical text.
+    pub entry: String,
+    /// The inclusion proof under the checkpoint, base64 hashes.
+    pub proof: Vec<String>,
+}
+
+impl LogProof {
+    /// Checks that this is the publish entry binding `package@version` to `digest`,
+    /// included in the tree of `checkpoint` (signed by `key`); the reason names the
+    /// entry, the proof and the checkpoint.
+    pub fn check(
+        &self,
+        checkpoint: &Checkpoint,
+        key: &LogKey,
+        package: &PackageName,
+        version: &str,
+        digest: &Digest,
+    ) -> Result<(), String> {
+        let subject = format!("{package}@{version}");
+        let entry = Entry::parse(self.entry.as_bytes())
+            .map_err(|e| format!("log entry {}: {e}", self.index))?;
+        if entry.action != Action::Publish || entry.subject != subject {
+            return Err(format!(
+                "log entry {} is not its publish but: {entry}",
+                self.index
+            ));
+        }
+        if entry.object != digest.to_string() {
+            return Err(format!(
+                "the digest is not in the log: log entry {} binds {subject} to {}",
+                self.index, entry.object
+            ));
+        }
+        let size = checkpoint.size();
+        if self.index >= size {
+            return Err(format!(
+                "log entry {} is past the verified {}",
+                self.index,
+                describe(checkpoint)
+            ));
+        }
+        let proof = parse_hashes(&self.proof).map_err(|e| e.to_string())?;
+        let leaf = log::leaf_hash(self.entry.as_bytes());
+        log::check_inclusion(&proof, size, *checkpoint.hash(), self.index, leaf).map_err(|_| {
+            format!(
+                "the inclusion proof of log entry {} does not verify against {} signed by {}",
+                self.index,
+                describe(checkpoint),
+                key.id()
+            )
+        })
     }
 }
 

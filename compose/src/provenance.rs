@@ -37,6 +37,8 @@ pub fn of(manifest: &Manifest, constituents: &[Constituent]) -> Provenance {
                 version: c.version.as_ref().map(ToString::to_string),
                 digest: c.digest.to_string(),
                 log_index: None,
+                log_entry: None,
+                log_proof: Vec::new(),
                 signatures: c.signatures.clone(),
             })
             .collect(),

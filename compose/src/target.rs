@@ -396,43 +396,13 @@ fn importers(deployable: &[u8]) -> anyhow::Result<Option<BTreeMap<KeyPath, Vec<S
         .map(|c| (c.digest.as_str(), c.key.as_str()))
         .collect();
     let mut found = BTreeMap::new();
-    for nested in nested_components(deployable)? {
+    for nested in crate::nested_components(deployable)? {
         if let Some(key) = keys.get(Digest::of(nested).to_string().as_str()) {
             let key: KeyPath = key.parse().map_err(anyhow::Error::msg)?;
             found.insert(key, crate::imports(nested)?);
         }
     }
     Ok(Some(found))
-}
-
-/// The bytes of each component nested at the top level of `component`.
-fn nested_components(component: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
-    use wasmparser::{Chunk, Parser, Payload};
-    let mut nested = Vec::new();
-    let mut parser = Parser::new(0);
-    let mut offset = 0;
-    loop {
-        let (consumed, payload) = match parser.parse(&component[offset..], true)? {
-            Chunk::Parsed { consumed, payload } => (consumed, payload),
-            Chunk::NeedMoreData(_) => anyhow::bail!("the component is truncated"),
-        };
-        offset += consumed;
-        match payload {
-            Payload::ComponentSection {
-                unchecked_range, ..
-            } => {
-                let range = unchecked_range.start as usize..unchecked_range.end as usize;
-                offset = range.end;
-                nested.push(&component[range]);
-            }
-            Payload::ModuleSection {
-                unchecked_range, ..
-            } => offset = unchecked_range.end as usize,
-            Payload::End(_) => break,
-            _ => {}
-        }
-    }
-    Ok(nested)
 }
 
 impl fmt::Display for Target {

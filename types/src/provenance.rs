@@ -60,6 +60,14 @@ pub struct Constituent {
     /// its publish entry (under [`Provenance::log_checkpoint`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_index: Option<u64>,
+    /// That entry's canonical text ([`crate::log::Entry`]), which binds `package@version`
+    /// to `digest`: its leaf hash is what the proof includes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_entry: Option<String>,
+    /// The inclusion proof of that entry under [`Provenance::log_checkpoint`] (base64
+    /// hashes, RFC 9162), so that `wharf verify` re-checks it with no registry at hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_proof: Vec<String>,
     /// The ids of the keys whose signatures `wharf compose` verified for it under the
     /// manifest's `[trust]` policy (docs/trust.md); absent when none was required.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -154,6 +162,8 @@ mod tests {
             version: None,
             digest: "sha256:00".into(),
             log_index: None,
+            log_entry: None,
+            log_proof: vec![],
             signatures: vec![],
         }
     }

@@ -72,9 +72,11 @@ impl SourceArgs {
 
     /// Checks every digest `lock` takes from the registry against the registry's
     /// transparency log, under a checkpoint that extends the lock's `[log]` (or the
-    /// user's last seen); None for a directory, or a registry without a log.
+    /// user's last seen), as the manifest's `[trust] log` asks (on by default); None
+    /// for a directory, or when the manifest turns the log off.
     pub async fn verify_log(
         &self,
+        manifest: &Manifest,
         lock: &Lock,
         lock_path: &Path,
     ) -> anyhow::Result<Option<(LogVerifier, Verified)>> {
@@ -82,9 +84,16 @@ impl SourceArgs {
             return Ok(None);
         }
         let registry = &self.registry.registry;
+        if !manifest.trust.log {
+            crate::output::warn(&format!(
+                "[trust] log = false: the digests from {} are checked, but not against its transparency log",
+                registry.authority()
+            ));
+            return Ok(None);
+        }
         let from_lock = lock.log.as_ref().map(|record| (record, lock_path));
         let Some(verifier) =
-            crate::trust::open(registry, self.registry.token(), &self.log, from_lock).await?
+            crate::trust::open(registry, self.registry.token(), &self.log, from_lock, true).await?
         else {
             return Ok(None);
         };
@@ -98,19 +107,19 @@ impl SourceArgs {
             })
             .flat_map(|p| p.versions.iter().map(move |v| (&p.name, v)))
             .collect();
-        let indexes = futures_util::future::try_join_all(wanted.iter().map(|(name, v)| {
+        let proofs = futures_util::future::try_join_all(wanted.iter().map(|(name, v)| {
             let verifier = &verifier;
             async move {
-                let index = verifier
+                let proof = verifier
                     .verify(name, &v.version.to_string(), &v.digest)
                     .await?;
-                Ok::<_, wharf_compose::LogVerifyError>((format!("{name}@{}", v.version), index))
+                Ok::<_, wharf_compose::LogVerifyError>((format!("{name}@{}", v.version), proof))
             }
         }))
         .await?;
         let verified = Verified {
             checkpoint: verifier.checkpoint_note().to_owned(),
-            indexes: indexes.into_iter().collect(),
+            proofs: proofs.into_iter().collect(),
         };
         crate::trust::remember(registry, &verifier)?;
         Ok(Some((verifier, verified)))
@@ -163,7 +172,7 @@ impl Args {
         let mut lock =
             wharf_compose::resolve(&manifest, existing.as_ref(), resolver.as_ref(), mode).await?;
         bar.set_message("verifying against the transparency log");
-        let checked = self.source.verify_log(&lock, &lock_path).await?;
+        let checked = self.source.verify_log(&manifest, &lock, &lock_path).await?;
         if let Some((verifier, _)) = &checked
             && !self.locked
         {
@@ -213,7 +222,7 @@ impl Args {
                 })).collect::<Vec<_>>(),
                 "log": checked.as_ref().map(|(verifier, verified)| serde_json::json!({
                     "size": verifier.size(),
-                    "indexes": verified.indexes,
+                    "indexes": verified.proofs.iter().map(|(k, p)| (k.clone(), p.index)).collect::<std::collections::BTreeMap<_, _>>(),
                 })),
                 "imports": wharf_compose::imports(&bytes)?,
             });
@@ -301,7 +310,11 @@ impl UpdateArgs {
             LockMode::Update,
         )
         .await?;
-        if let Some((verifier, _)) = self.source.verify_log(&after, &lock_path).await? {
+        if let Some((verifier, _)) = self
+            .source
+            .verify_log(&manifest, &after, &lock_path)
+            .await?
+        {
             after.log = Some(verifier.record());
         }
         std::fs::write(&lock_path, after.to_string())

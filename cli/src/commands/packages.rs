@@ -272,15 +272,16 @@ impl PullArgs {
             self.registry.token(),
             &self.log,
             None,
+            false,
         )
         .await?
         {
             Some(verifier) => {
-                let index = verifier
+                let proof = verifier
                     .verify(&fetched.name, &fetched.version, &fetched.digest)
                     .await?;
                 crate::trust::remember(&self.registry.registry, &verifier)?;
-                Some(index)
+                Some(proof.index)
             }
             None => None,
         };

@@ -134,8 +134,26 @@ impl Args {
             .await?;
         std::fs::write(&lock_path, lock.to_string())?;
         let cache = Cache::new(self.data_dir.join("cache"));
-        let constituents =
+        let mut constituents =
             wharf_compose::load(&manifest, &manifest_dir, &lock, &resolver, &cache).await?;
+        // A manifest's [trust] signature policy holds here as in `wharf compose`. The
+        // transparency log is not checked: this process keeps it and signs its
+        // checkpoints, so checking them against itself would prove nothing
+        // (docs/trust.md, "What `wharf up` checks").
+        if manifest.trust.requires_any() {
+            let own = crate::registry::RegistryArgs {
+                registry: format!("http://{registry}")
+                    .parse()
+                    .map_err(anyhow::Error::msg)?,
+            };
+            super::verify::check_constituents(
+                &manifest,
+                &manifest_dir,
+                &mut constituents,
+                Some(&own),
+            )
+            .await?;
+        }
         let deployable = wharf_compose::compose(&manifest, &constituents)?;
         let output = self
             .data_dir

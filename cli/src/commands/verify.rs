@@ -4,7 +4,7 @@
 //! envelopes and the namespace's key list; every envelope is verified here
 //! (`wharf_compose::trust`), never taken on the registry's word.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -130,15 +130,23 @@ pub async fn check_constituents(
     Ok(())
 }
 
-/// Re-verify the signatures a composed deployable records: for each constituent, the
-/// signature of every key its provenance lists, checked here against the key the
-/// registry has registered for the namespace (or a key file given), and the key not
-/// revoked since.
+/// Re-verify what a composed deployable's provenance records: that it holds each
+/// constituent's bytes; each registry constituent's publish entry and inclusion proof
+/// under the recorded checkpoint, signed by the registry's log key; that the
+/// registry's log still extends that checkpoint; and the signature of every key the
+/// provenance lists, against the key registered for the namespace (or a key file
+/// given), not revoked since.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wharf verify gateway.wasm
   wharf verify gateway.wasm --registry https://registry.example.com --json
-  wharf verify gateway.wasm --key keys/release.pub     # pin the key instead of the registry's copy")]
+  wharf verify gateway.wasm --key keys/release.pub     # pin the key instead of the registry's copy
+  wharf verify gateway.wasm --offline --log-key \"$KEY\"  # the deployable and the log key alone
+
+The log key is the one given (--log-key, WHARF_LOG_KEY), else the one pinned for the
+registry on first use; without --offline the registry announces it if neither is.
+--offline checks what the deployable carries (its bytes, the log proofs) and skips what
+needs the registry (the log's consistency since, and the signatures).")]
 pub struct VerifyArgs {
     /// The deployable (`wharf compose` wrote its provenance into it).
     deployable: PathBuf,
@@ -146,14 +154,64 @@ pub struct VerifyArgs {
     /// the key of the same id.
     #[arg(long = "key", value_name = "FILE")]
     keys: Vec<PathBuf>,
+    /// Ask the registry nothing: check only what the deployable itself carries.
+    #[arg(long)]
+    offline: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    log: crate::trust::LogArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
+/// The recorded checkpoint, opened with the registry's log key.
+struct RecordedLog {
+    key: wharf_types::log::LogKey,
+    checkpoint: wharf_types::log::Checkpoint,
+}
+
 impl VerifyArgs {
+    /// Opens the checkpoint the provenance records, and (online) checks that the
+    /// registry's log still extends it.
+    async fn recorded_log(&self, note: &str) -> anyhow::Result<RecordedLog> {
+        let registry = &self.registry.registry;
+        let token = self.registry.token();
+        let key = if self.offline {
+            crate::trust::known_key(registry, &self.log)?
+        } else {
+            crate::trust::key_for(registry, token.as_deref(), &self.log)
+                .await?
+                .map(|(key, _)| key)
+        };
+        let key = key.with_context(|| {
+            format!(
+                "the provenance records a transparency-log checkpoint, but no log key is known for {}: pass --log-key (the registry's `GET /api/v1/log/key`)",
+                registry.authority()
+            )
+        })?;
+        let checkpoint = key.open(note.as_bytes()).with_context(|| {
+            format!(
+                "the recorded checkpoint is refused under {}'s log key {}",
+                registry.authority(),
+                key.id()
+            )
+        })?;
+        if !self.offline {
+            wharf_compose::LogVerifier::open(
+                &registry.url(),
+                registry.authority(),
+                token,
+                key.clone(),
+                Some(note),
+                "the deployable's provenance",
+            )
+            .await?;
+        }
+        Ok(RecordedLog { key, checkpoint })
+    }
+
     pub async fn run(self) -> anyhow::Result<()> {
         let bytes = std::fs::read(&self.deployable)
             .with_context(|| format!("reading {}", self.deployable.display()))?;
@@ -163,6 +221,14 @@ impl VerifyArgs {
                 self.deployable.display()
             )
         })?;
+        let nested: BTreeSet<String> = wharf_compose::nested_components(&bytes)?
+            .into_iter()
+            .map(|c| Digest::of(c).to_string())
+            .collect();
+        let log = match &provenance.log_checkpoint {
+            Some(note) => Some(self.recorded_log(note).await?),
+            None => None,
+        };
         let mut files = BTreeMap::new();
         for path in &self.keys {
             let key = super::keys::read_public_key(path)?;
@@ -176,22 +242,68 @@ impl VerifyArgs {
         let mut report = Vec::new();
         let mut failures = Vec::new();
         for c in &provenance.constituents {
-            if c.signatures.is_empty() {
-                report.push(json!({"key": c.key, "signatures": [], "verified": false}));
-                continue;
-            }
-            let (Some(package), Some(version)) = (&c.package, &c.version) else {
+            let contained = nested.contains(&c.digest);
+            if !contained {
                 failures.push(format!(
-                    "{}: records signatures but no package and version",
-                    c.key
+                    "{}: the deployable holds no component of the recorded digest {}",
+                    c.key, c.digest
                 ));
+            }
+            let mut entry = json!({"key": c.key, "digest": c.digest, "contained": contained});
+            let (Some(package), Some(version)) = (&c.package, &c.version) else {
+                if !c.signatures.is_empty() || c.log_index.is_some() {
+                    failures.push(format!(
+                        "{}: records signatures or a log entry but no package and version",
+                        c.key
+                    ));
+                }
+                report.push(entry);
                 continue;
             };
+            entry["package"] = json!(package);
+            entry["version"] = json!(version);
             let name: PackageName = package.parse()?;
             let version: semver::Version = version
                 .parse()
                 .with_context(|| format!("{}: version `{version}`", c.key))?;
             let digest: Digest = c.digest.parse()?;
+            if let Some(index) = c.log_index {
+                entry["log_index"] = json!(index);
+                match (&log, &c.log_entry) {
+                    (None, _) => failures.push(format!(
+                        "{}: records log entry {index} but the provenance records no checkpoint",
+                        c.key
+                    )),
+                    (Some(_), None) => failures.push(format!(
+                        "{}: records log entry {index} without the entry and its proof (composed by an older wharf: compose it again)",
+                        c.key
+                    )),
+                    (Some(log), Some(text)) => {
+                        let proof = wharf_compose::LogProof {
+                            index,
+                            entry: text.clone(),
+                            proof: c.log_proof.clone(),
+                        };
+                        if let Err(reason) = proof.check(
+                            &log.checkpoint,
+                            &log.key,
+                            &name,
+                            &version.to_string(),
+                            &digest,
+                        ) {
+                            failures.push(format!(
+                                "{}: {package}@{version} ({digest}): {reason}",
+                                c.key
+                            ));
+                        }
+                    }
+                }
+            }
+            entry["signatures"] = json!(c.signatures);
+            if c.signatures.is_empty() || self.offline {
+                report.push(entry);
+                continue;
+            }
             let registered = registry.keys(name.namespace()).await?;
             let envelopes = registry.envelopes(&name, &version.to_string()).await?;
             let key_path = c
@@ -212,20 +324,31 @@ impl VerifyArgs {
                     failures.push(e.to_string());
                 }
             }
-            report.push(json!({
-                "key": c.key,
-                "package": package,
-                "version": version.to_string(),
-                "digest": c.digest,
-                "signatures": c.signatures,
-            }));
+            report.push(entry);
         }
+        let logged = provenance
+            .constituents
+            .iter()
+            .filter(|c| c.log_index.is_some())
+            .count();
+        let signed = provenance
+            .constituents
+            .iter()
+            .filter(|c| !c.signatures.is_empty())
+            .count();
         if self.json {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({
                     "deployable": format!("{}@{}", provenance.name, provenance.version),
                     "constituents": report,
+                    "log": log.as_ref().map(|log| json!({
+                        "origin": log.checkpoint.origin(),
+                        "size": log.checkpoint.size(),
+                        "key": log.key.id(),
+                        "consistency_checked": !self.offline,
+                    })),
+                    "signatures_checked": !self.offline,
                     "verified": failures.is_empty(),
                     "failures": failures,
                 }))?
@@ -239,18 +362,36 @@ impl VerifyArgs {
             );
         }
         if !self.json {
-            let signed = provenance
-                .constituents
-                .iter()
-                .filter(|c| !c.signatures.is_empty())
-                .count();
+            let total = provenance.constituents.len();
+            let name = format!("{}@{}", provenance.name, provenance.version);
             crate::status!(
                 "Verified",
-                "{}@{}: {signed} of {} constituents signed, every recorded signature verifies",
-                provenance.name,
-                provenance.version,
-                provenance.constituents.len()
+                "{name}: the {total} constituents' bytes are the recorded ones"
             );
+            if let Some(log) = &log {
+                crate::status!(
+                    "Verified",
+                    "{logged} of {total} in the transparency log under checkpoint size {} ({}){}",
+                    log.checkpoint.size(),
+                    log.key.id(),
+                    if self.offline {
+                        ""
+                    } else {
+                        ", and the registry's log extends it"
+                    }
+                );
+            }
+            if self.offline {
+                crate::status!(
+                    "Skipped",
+                    "{signed} signed constituents' signatures (--offline)"
+                );
+            } else {
+                crate::status!(
+                    "Verified",
+                    "{signed} of {total} signed, every recorded signature verifies"
+                );
+            }
         }
         Ok(())
     }
