@@ -91,6 +91,21 @@ impl Weed {
         format!("s3://{}/registry", self.bucket)
     }
 
+    /// Writes an object behind the registry's back.
+    fn put(&self, key: &str, bytes: &[u8]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        let output = tool("curl", "Debian's curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+            .arg("--data-binary")
+            .arg(format!("@{}", file.path().display()))
+            .arg(format!("{}/{}/registry/{key}", self.endpoint, self.bucket))
+            .output()
+            .expect("curl runs");
+        let status = String::from_utf8_lossy(&output.stdout);
+        assert!(status.starts_with('2'), "PUT {key}: {status}");
+    }
+
     /// Deletes an object behind the registry's back.
     fn delete(&self, key: &str) {
         assert!(curl(
@@ -833,4 +848,59 @@ async fn fsck_names_what_is_missing_damaged_or_orphaned() {
         owners.iter().any(|o| o.starts_with("manifest team/fsck@")),
         "{report:#}"
     );
+
+    // An object swapped for other bytes in the bucket after the publish (#17): fsck
+    // names it, and `wharf pull` from a replica that never held it in memory refuses
+    // it, naming the package and the digest, and writes nothing.
+    let replica = Replica::start(&store, &[]);
+    let (status, _) = publish(&client, &replica.url, "team:fsck", "3.0.0", damaged.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED);
+    let home = dir.path().join("client");
+    std::fs::create_dir_all(&home).unwrap();
+    let pull = |url: &str, output: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .current_dir(&home)
+            .args(["pull", "team:fsck@=3.0.0", "-o", output])
+            .env("WHARF_REGISTRY", url)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_STATE_HOME", home.join(".state"))
+            .env_remove("WHARF_TOKEN")
+            .env_remove("WHARF_CONFIG")
+            .env_remove("WHARF_LOG_KEY")
+            .output()
+            .unwrap()
+    };
+    let pulled = pull(&replica.url, "before.wasm");
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    drop(replica);
+    weed.put(
+        &format!("blobs/sha256/{}", &sha256(&damaged)[7..]),
+        b"swapped in the bucket",
+    );
+    let (clean, report) = store.fsck();
+    assert!(!clean);
+    let swapped = format!("content hashes to {}", sha256(b"swapped in the bucket"));
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["owner"] == "team:fsck@3.0.0" && p["problem"] == swapped.as_str()),
+        "{report:#}"
+    );
+    let replica = Replica::start(&store, &[]);
+    let refused = pull(&replica.url, "after.wasm");
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{error}");
+    assert!(
+        error.contains("team:fsck") && error.contains(&sha256(&damaged)),
+        "{error}"
+    );
+    assert!(!home.join("after.wasm").exists());
 }
