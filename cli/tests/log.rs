@@ -37,15 +37,37 @@ struct Database {
     name: String,
 }
 
+impl Database {
+    /// Runs `query` on the server with `psql`, as its admin.
+    fn psql(&self, query: &str) {
+        let output = Command::new("psql")
+            .args([&self.admin, "-qc", query])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{query}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The name of its snapshot ([`Registry::snapshot`]).
+    fn snapshot(&self) -> String {
+        format!("{}_snapshot", self.name)
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE {} WITH (FORCE)", self.name),
-            ])
-            .output();
+        for name in [self.name.clone(), self.snapshot()] {
+            let _ = Command::new("psql")
+                .args([
+                    &self.admin,
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
     }
 }
 
@@ -142,6 +164,40 @@ impl Registry {
         let listen = common::authority(&self.url).to_owned();
         let (dir, backend, url) = (self.dir.clone(), self.backend, self.database_url.clone());
         Self::spawn(&dir, backend, url, self._database.clone(), &listen)
+    }
+
+    /// Keeps the registry as it is now aside (its files, and its PostgreSQL database
+    /// as a copy), stopped meanwhile so that both are whole.
+    fn snapshot(self) -> Self {
+        let database = self._database.clone();
+        self.restart(|dir| {
+            copy_dir(&dir.join("registry"), &dir.join("snapshot"));
+            if let Some(db) = database {
+                db.psql(&format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    db.snapshot(),
+                    db.name
+                ));
+            }
+        })
+    }
+
+    /// Puts the registry back as [`Registry::snapshot`] kept it: same address, same
+    /// key, the history since gone.
+    fn back_to_snapshot(self) -> Self {
+        let database = self._database.clone();
+        self.restart(|dir| {
+            std::fs::remove_dir_all(dir.join("registry")).unwrap();
+            copy_dir(&dir.join("snapshot"), &dir.join("registry"));
+            if let Some(db) = database {
+                db.psql(&format!("DROP DATABASE {} WITH (FORCE)", db.name));
+                db.psql(&format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    db.name,
+                    db.snapshot()
+                ));
+            }
+        })
     }
 
     /// `wharf <args>` as the client whose home is `home` (its pinned keys and the
@@ -418,14 +474,13 @@ async fn a_swapped_blob_and_another_key_are_refused(backend: Backend) {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused() {
+async fn a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let registry = Registry::start(dir.path(), Backend::Sqlite).await;
+    let registry = Registry::start(dir.path(), backend).await;
     let (alice, bob) = (dir.path().join("alice"), dir.path().join("bob"));
     registry.publish(&alice, "acme:gw", "1.0.0");
-    // The registry as it is now, kept aside (stopped, so its files are whole).
-    let registry = registry.restart(|dir| copy_dir(&dir.join("registry"), &dir.join("snapshot")));
+    // The registry as it is now, kept aside.
+    let registry = registry.snapshot();
     registry.publish(&alice, "acme:gw", "1.1.0");
     ok(&registry.wharf(&alice, &["pull", "acme:gw", "-o", "a.wasm"]));
     // Alice also composes a deployable of it, its log proofs recorded.
@@ -444,10 +499,7 @@ async fn a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused() {
 
     // The other branch: from the snapshot, another version 1.1.0 (same key, same
     // address). Bob, who never saw the first branch, is content with it.
-    let registry = registry.restart(|dir| {
-        std::fs::remove_dir_all(dir.join("registry")).unwrap();
-        copy_dir(&dir.join("snapshot"), &dir.join("registry"));
-    });
+    let registry = registry.back_to_snapshot();
     registry.publish(&bob, "acme:gw", "1.1.0");
     ok(&registry.wharf(&bob, &["pull", "acme:gw", "-o", "b.wasm"]));
     // Alice is not.
@@ -674,5 +726,6 @@ async fn a_registry_without_a_log_is_refused_unless_the_manifest_turns_the_log_o
 on_both_databases!(
     pull_pins_the_key_and_refuses_what_the_log_does_not_vouch_for,
     a_swapped_blob_and_another_key_are_refused,
+    a_fork_shown_to_a_client_that_saw_the_other_branch_is_refused,
     compose_verifies_the_graph_locks_the_checkpoint_and_records_it,
 );
