@@ -1,7 +1,8 @@
 //! `wharf up` as the README runs it: it reaches "ready", the `curl` line it prints
 //! answers 200 with the transformed body, it stops cleanly on SIGTERM, and a second
 //! run on the same data directory republishes nothing and is ready again. An empty
-//! secret file in the data directory stops it rather than letting anyone in.
+//! secret file in the data directory stops it rather than letting anyone in, and so
+//! does a manifest whose `[trust]` policy its packages do not meet.
 
 #[path = "common/refused.rs"]
 mod refused;
@@ -205,4 +206,41 @@ fn up_never_writes_its_admin_token_through_a_planted_link() {
     let stderr = refused::refused_start(command);
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     assert!(!target.exists(), "the secret was written through the link");
+}
+
+/// A manifest's `[trust]` signature policy holds in `wharf up` as in `wharf compose`:
+/// the bundled packages are unsigned, so a manifest requiring signatures of every
+/// constituent stops it before it serves, naming the root.
+#[test]
+fn up_holds_a_manifests_trust_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("wharf.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "{}\n[trust]\nrequire-signatures = \"all\"\n",
+            include_str!("../../examples/gateway/wharf.toml")
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
+        .args([
+            "up",
+            "--registry-listen",
+            "127.0.0.1:0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+            "--manifest",
+        ])
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("WHARF_LOG", "error")
+        .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+    let stderr = refused::refused_start(command);
+    assert!(
+        stderr.contains("deployable.root") && stderr.contains("is not signed by a trusted key"),
+        "{stderr}"
+    );
 }
