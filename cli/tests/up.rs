@@ -22,10 +22,11 @@ struct Up {
     stderr: std::thread::JoinHandle<String>,
 }
 
-// The child is waited for in `Up::stop`.
-#[allow(clippy::zombie_processes)]
-fn up(data_dir: &std::path::Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+/// `wharf up` on loopback ports picked by the system, with its data in `data_dir` and
+/// its compiled code in `cache`.
+fn up_command(data_dir: &std::path::Path, cache: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
         .args([
             "up",
             "--registry-listen",
@@ -36,7 +37,14 @@ fn up(data_dir: &std::path::Path) -> Up {
         ])
         .arg(data_dir)
         .env("WHARF_LOG", "error")
-        .env("WHARF_CACHE_DIR", data_dir.join("compiled"))
+        .env("WHARF_CACHE_DIR", cache);
+    command
+}
+
+// The child is waited for in `Up::stop`.
+#[allow(clippy::zombie_processes)]
+fn up(data_dir: &std::path::Path) -> Up {
+    let mut child = up_command(data_dir, &data_dir.join("compiled"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -153,19 +161,7 @@ fn up_refuses_an_empty_or_short_admin_token_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("admin-token");
         std::fs::write(&file, content).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
-        command
-            .args([
-                "up",
-                "--registry-listen",
-                "127.0.0.1:0",
-                "--gateway-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .env("WHARF_LOG", "error")
-            .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+        let command = up_command(dir.path(), &dir.path().join("compiled"));
         let stderr = refused::refused_start(command);
         assert!(
             stderr.contains(&file.display().to_string()) && stderr.contains("at least 16"),
@@ -190,19 +186,7 @@ fn up_never_writes_its_admin_token_through_a_planted_link() {
     let target = elsewhere.path().join("stolen");
     let file = dir.path().join("admin-token");
     std::os::unix::fs::symlink(&target, &file).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    command
-        .args([
-            "up",
-            "--registry-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WHARF_LOG", "error")
-        .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+    let command = up_command(dir.path(), &dir.path().join("compiled"));
     let stderr = refused::refused_start(command);
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
     assert!(!target.exists(), "the secret was written through the link");
@@ -223,21 +207,8 @@ fn up_holds_a_manifests_trust_policy() {
         ),
     )
     .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
-    command
-        .args([
-            "up",
-            "--registry-listen",
-            "127.0.0.1:0",
-            "--gateway-listen",
-            "127.0.0.1:0",
-            "--manifest",
-        ])
-        .arg(&manifest)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("WHARF_LOG", "error")
-        .env("WHARF_CACHE_DIR", dir.path().join("compiled"));
+    let mut command = up_command(&dir.path().join("data"), &dir.path().join("compiled"));
+    command.arg("--manifest").arg(&manifest);
     let stderr = refused::refused_start(command);
     assert!(
         stderr.contains("deployable.root") && stderr.contains("is not signed by a trusted key"),

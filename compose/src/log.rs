@@ -342,7 +342,7 @@ impl LogVerifier {
 /// A version's publish entry and the proof that a checkpoint's tree includes it: what
 /// a deployable's provenance records of each registry constituent, so that it can be
 /// re-verified with the checkpoint and the log key alone.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogProof {
     /// The entry's index.
     pub index: u64,

@@ -311,44 +311,34 @@ mod tests {
             signing::key_id(&good.verifying_key()),
             Some(good.verifying_key()),
         )];
+        // The one constituent, checked under a policy, a key list and envelopes.
+        let check = |pinned: &PinnedKeys, registered: &[RegisteredKey], envelopes: &[Envelope]| {
+            verify(
+                &key, &package, &version, &digest, pinned, registered, envelopes,
+            )
+        };
 
-        let ok = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
+        let ok = check(
             &pinned,
             &[registered(&good, false)],
             std::slice::from_ref(&envelope),
         );
         assert_eq!(ok.unwrap(), vec![signing::key_id(&good.verifying_key())]);
         // Any registered key when the policy names none.
-        let ok = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
+        let ok = check(
             &PinnedKeys::new(),
             &[registered(&good, false)],
             std::slice::from_ref(&envelope),
         );
         assert!(ok.is_ok());
 
-        let revoked = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
+        let revoked = check(
             &pinned,
             &[registered(&good, true)],
             std::slice::from_ref(&envelope),
         );
         assert!(revoked.unwrap_err().to_string().contains("revoked"));
-        let unregistered = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
+        let unregistered = check(
             &pinned,
             &[registered(&stranger, false)],
             std::slice::from_ref(&envelope),
@@ -360,30 +350,14 @@ mod tests {
                 .contains("not registered")
         );
         let other_bytes = signing::sign(&good, "acme:gw@1.0.0", &Digest::of(b"evil"));
-        let err = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
-            &pinned,
-            &[registered(&good, false)],
-            &[other_bytes],
-        )
-        .unwrap_err()
-        .to_string();
+        let err = check(&pinned, &[registered(&good, false)], &[other_bytes])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("acme:gw@1.0.0") && err.contains("other bytes"),
             "{err}"
         );
-        let unsigned = verify(
-            &key,
-            &package,
-            &version,
-            &digest,
-            &pinned,
-            &[registered(&good, false)],
-            &[],
-        );
+        let unsigned = check(&pinned, &[registered(&good, false)], &[]);
         assert!(
             unsigned
                 .unwrap_err()

@@ -125,25 +125,12 @@ impl Db {
     pub async fn versions_outside_log(
         &self,
     ) -> Result<Vec<(String, String, String, String, String, i64)>, DbError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT namespace, name, version, digest, published_by, published_at FROM versions \
              WHERE log_index IS NULL ORDER BY published_at, namespace, name, version",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("namespace")?,
-                    r.try_get("name")?,
-                    r.try_get("version")?,
-                    r.try_get("digest")?,
-                    r.try_get("published_by")?,
-                    r.try_get("published_at")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        .await?)
     }
 
     /// The number of entries.
@@ -211,23 +198,11 @@ impl Db {
     pub async fn version_log_indexes(
         &self,
     ) -> Result<Vec<(String, String, String, String, Option<i64>)>, DbError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT namespace, name, version, digest, log_index FROM versions ORDER BY namespace, name, version",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("namespace")?,
-                    r.try_get("name")?,
-                    r.try_get("version")?,
-                    r.try_get("digest")?,
-                    r.try_get("log_index")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        .await?)
     }
 }
 
